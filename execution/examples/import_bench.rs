@@ -1,0 +1,468 @@
+//! Import benchmark: prints, in one run, for blocks of ETH transfers and of
+//! ERC20 transfers, raw revm's in-memory execution rate beside the full
+//! import rate (recover senders + execute + state root + RocksDB commit),
+//! and the commit cost per block at two state sizes.
+//!
+//! ```sh
+//! cargo run --release -p outrigger-execution --example import_bench -- \
+//!     --txs 2000 --blocks 5 --accounts 10000,1000000
+//! ```
+//! CI runs it tiny (`--txs 50 --blocks 1 --accounts 1000,5000`) to keep it
+//! working; only release figures mean anything.
+
+use std::{
+    collections::VecDeque,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered};
+use alloy_evm::FromRecoveredTx;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use outrigger_execution::{
+    Block, BlockAttributes, Chain, ExecutedBlock, Header, Store, StoreConfig,
+    executor::TransactionSource,
+    genesis::{GenesisFile, init_genesis},
+    state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
+};
+use revm::{
+    Context, ExecuteCommitEvm, MainBuilder, MainContext,
+    bytecode::Bytecode,
+    context::TxEnv,
+    database::{CacheDB, EmptyDB},
+    primitives::KECCAK_EMPTY,
+    state::AccountInfo,
+};
+
+const CHAIN_ID: u64 = 1337;
+const SENDERS: usize = 64;
+
+struct Args {
+    txs: usize,
+    blocks: usize,
+    accounts: Vec<usize>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        txs: 2000,
+        blocks: 5,
+        accounts: vec![10_000, 1_000_000],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--txs" => args.txs = value.parse().expect("--txs N"),
+            "--blocks" => args.blocks = value.parse().expect("--blocks N"),
+            "--accounts" => {
+                args.accounts = value
+                    .split(',')
+                    .map(|v| v.parse().expect("--accounts A,B"))
+                    .collect()
+            }
+            other => panic!("unknown flag {other}; flags: --txs N --blocks N --accounts A,B"),
+        }
+    }
+    args
+}
+
+fn signer(n: usize) -> PrivateKeySigner {
+    let mut bytes = [0u8; 32];
+    bytes[24..].copy_from_slice(&(n as u64 + 1).to_be_bytes());
+    PrivateKeySigner::from_bytes(&B256::from(bytes)).expect("valid key")
+}
+
+fn sign(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: Address,
+    value: U256,
+    input: Bytes,
+    gas: u64,
+) -> Recovered<TxEnvelope> {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    Recovered::new_unchecked(
+        TxEnvelope::from(tx.into_signed(signature)),
+        signer.address(),
+    )
+}
+
+/// The token's runtime code and the storage slot of `balanceOf[holder]`.
+fn token_runtime() -> Bytes {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/data/TestToken.json")).expect("artifact");
+    let mut init: Vec<u8> = json["TestToken"]["bytecode"]
+        .as_str()
+        .unwrap()
+        .parse::<Bytes>()
+        .unwrap()
+        .to_vec();
+    init.extend_from_slice(&U256::from(1u64).to_be_bytes::<32>());
+    let mut evm = Context::mainnet()
+        .with_db(CacheDB::new(EmptyDB::default()))
+        .build_mainnet();
+    let tx = TxEnv::builder()
+        .kind(TxKind::Create)
+        .data(init.into())
+        .gas_limit(5_000_000)
+        .chain_id(Some(1))
+        .build()
+        .unwrap();
+    match evm.transact_commit(tx).expect("deploy") {
+        revm::context::result::ExecutionResult::Success { output, .. } => {
+            let address = output.address().copied().expect("created");
+            evm.ctx.journaled_state.database.cache.accounts[&address]
+                .info
+                .code
+                .clone()
+                .unwrap()
+                .original_bytes()
+        }
+        other => panic!("token deployment failed: {other:?}"),
+    }
+}
+
+fn balance_slot(holder: Address) -> B256 {
+    let mut word = [0u8; 64];
+    word[12..32].copy_from_slice(holder.as_slice());
+    keccak256(word)
+}
+
+const TOKEN: Address = Address::repeat_byte(0x70);
+
+fn transfer_call(to: Address, amount: u64) -> Bytes {
+    let mut data = keccak256("transfer(address,uint256)")[..4].to_vec();
+    data.extend_from_slice(&[0u8; 12]);
+    data.extend_from_slice(to.as_slice());
+    data.extend_from_slice(&U256::from(amount).to_be_bytes::<32>());
+    data.into()
+}
+
+#[derive(Clone, Copy)]
+enum Workload {
+    Eth,
+    Erc20,
+}
+
+fn workload_txs(
+    kind: Workload,
+    blocks: usize,
+    per_block: usize,
+    signers: &[PrivateKeySigner],
+) -> Vec<Vec<Recovered<TxEnvelope>>> {
+    let mut nonces = vec![0u64; signers.len()];
+    (0..blocks)
+        .map(|b| {
+            (0..per_block)
+                .map(|i| {
+                    let s = i % signers.len();
+                    let to =
+                        Address::from_word(keccak256(((b * per_block + i) as u64).to_be_bytes()));
+                    let tx = match kind {
+                        Workload::Eth => sign(
+                            &signers[s],
+                            nonces[s],
+                            to,
+                            U256::from(1u64),
+                            Bytes::new(),
+                            21_000,
+                        ),
+                        Workload::Erc20 => sign(
+                            &signers[s],
+                            nonces[s],
+                            TOKEN,
+                            U256::ZERO,
+                            transfer_call(to, 1),
+                            80_000,
+                        ),
+                    };
+                    nonces[s] += 1;
+                    tx
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn genesis_json(signers: &[PrivateKeySigner], token_code: &Bytes) -> String {
+    let mut alloc = serde_json::Map::new();
+    let mut token_storage = serde_json::Map::new();
+    for signer in signers {
+        alloc.insert(
+            signer.address().to_string(),
+            serde_json::json!({ "balance": "0xffffffffffffffffffffffffffff" }),
+        );
+        token_storage.insert(
+            balance_slot(signer.address()).to_string(),
+            serde_json::json!(B256::from(U256::from(1u64 << 60))),
+        );
+    }
+    alloc.insert(
+        TOKEN.to_string(),
+        serde_json::json!({ "balance": "0x0", "code": token_code, "storage": token_storage }),
+    );
+    serde_json::json!({
+        "config": {
+            "chainId": CHAIN_ID, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
+            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0, "istanbulBlock": 0,
+            "berlinBlock": 0, "londonBlock": 0, "terminalTotalDifficulty": 0, "terminalTotalDifficultyPassed": true,
+            "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0, "osakaTime": 0
+        },
+        "gasLimit": "0x2540be400", "baseFeePerGas": "0x7", "difficulty": "0x0", "alloc": alloc,
+    })
+    .to_string()
+}
+
+fn open(dir: &std::path::Path, genesis: &str) -> Chain {
+    let genesis = GenesisFile::from_json(genesis).expect("genesis");
+    let spec = Arc::new(genesis.chain_spec());
+    let store = Arc::new(Store::open(dir, &StoreConfig::default()).expect("store"));
+    init_genesis(&store, &genesis.genesis, &spec).expect("genesis");
+    Chain::new(store, spec)
+}
+
+struct Queue(VecDeque<Recovered<TxEnvelope>>);
+impl TransactionSource for Queue {
+    fn next_transaction(&mut self) -> Option<Recovered<TxEnvelope>> {
+        self.0.pop_front()
+    }
+    fn skip_sender(&mut self, sender: Address) {
+        panic!("benchmark transaction from {sender} failed");
+    }
+}
+
+fn attributes(parent: &Header) -> BlockAttributes {
+    BlockAttributes {
+        timestamp: parent.timestamp + 1,
+        beneficiary: Address::repeat_byte(0xfe),
+        gas_limit: parent.gas_limit,
+        extra_data: Bytes::new(),
+        prev_randao: B256::ZERO,
+    }
+}
+
+/// Raw revm: the same transactions, senders known, on an in-memory DB.
+fn raw_revm(
+    blocks: &[Vec<Recovered<TxEnvelope>>],
+    signers: &[PrivateKeySigner],
+    token_code: &Bytes,
+) -> (Duration, u64) {
+    let mut db = CacheDB::new(EmptyDB::default());
+    for signer in signers {
+        db.insert_account_info(
+            signer.address(),
+            AccountInfo {
+                balance: U256::MAX >> 8,
+                nonce: 0,
+                code_hash: KECCAK_EMPTY,
+                ..Default::default()
+            },
+        );
+        db.insert_account_storage(
+            TOKEN,
+            balance_slot(signer.address()).into(),
+            U256::from(1u64 << 60),
+        )
+        .unwrap();
+    }
+    let code = Bytecode::new_raw(token_code.clone());
+    db.insert_account_info(
+        TOKEN,
+        AccountInfo {
+            code_hash: code.hash_slow(),
+            code: Some(code),
+            ..Default::default()
+        },
+    );
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .modify_cfg_chained(|cfg| cfg.chain_id = CHAIN_ID)
+        .modify_block_chained(|block| {
+            block.basefee = 7;
+            block.gas_limit = u64::MAX;
+        })
+        .build_mainnet();
+    let txs: Vec<TxEnv> = blocks
+        .iter()
+        .flatten()
+        .map(|tx| TxEnv::from_recovered_tx(tx.inner(), tx.signer()))
+        .collect();
+    let start = Instant::now();
+    let mut gas = 0;
+    for tx in txs {
+        let result = evm.transact_commit(tx).expect("raw revm executes");
+        assert!(result.is_success());
+        gas += result.tx_gas_used();
+    }
+    (start.elapsed(), gas)
+}
+
+fn rate(count: usize, gas: u64, elapsed: Duration) -> (f64, f64) {
+    let secs = elapsed.as_secs_f64();
+    (count as f64 / secs, gas as f64 / secs / 1e6)
+}
+
+fn run_workload(
+    name: &str,
+    kind: Workload,
+    args: &Args,
+    signers: &[PrivateKeySigner],
+    token_code: &Bytes,
+) {
+    let genesis = genesis_json(signers, token_code);
+    let blocks = workload_txs(kind, args.blocks, args.txs, signers);
+    let (raw_time, raw_gas) = raw_revm(&blocks, signers, token_code);
+
+    // Build the blocks once (not timed), then import them on a fresh node.
+    let producer_dir = tempfile::tempdir().unwrap();
+    let producer = open(producer_dir.path(), &genesis);
+    let built: Vec<Block> = blocks
+        .iter()
+        .map(|txs| {
+            let head = producer.store().head().unwrap().unwrap();
+            let executed = producer
+                .build(&attributes(&head), &mut Queue(txs.clone().into()))
+                .expect("build");
+            assert_eq!(
+                executed.block.body.transactions.len(),
+                txs.len(),
+                "every transaction included"
+            );
+            producer.commit(&executed).unwrap();
+            executed.block
+        })
+        .collect();
+    let importer_dir = tempfile::tempdir().unwrap();
+    let importer = open(importer_dir.path(), &genesis);
+    let mut import_gas = 0;
+    let start = Instant::now();
+    for block in built {
+        import_gas += block.header.gas_used;
+        importer.import(block).expect("import");
+    }
+    let import_time = start.elapsed();
+    let count = args.blocks * args.txs;
+    let (raw_tps, raw_mgas) = rate(count, raw_gas, raw_time);
+    let (imp_tps, imp_mgas) = rate(count, import_gas, import_time);
+    println!(
+        "{name:<6} {count:>7} txs | raw revm {raw_tps:>10.0} tx/s {raw_mgas:>8.1} Mgas/s | import {imp_tps:>9.0} tx/s {imp_mgas:>7.1} Mgas/s | import/raw {:.3}",
+        imp_tps / raw_tps
+    );
+}
+
+/// Fills a store with `accounts` accounts (synthetic blocks of 50,000),
+/// then times the state root and commit of a block changing 1,000 of them.
+fn commit_cost(accounts: usize) -> (Duration, Duration) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let mut parent: Option<Header> = None;
+    let commit = |changes: StateChanges, parent: &mut Option<Header>| -> (Duration, Duration) {
+        let root = parent
+            .as_ref()
+            .map_or(alloy_trie::EMPTY_ROOT_HASH, |p| p.state_root);
+        let start = Instant::now();
+        let state = compute_state_update(&store, root, changes).unwrap();
+        let root_time = start.elapsed();
+        let header = Header {
+            number: parent.as_ref().map_or(0, |p| p.number + 1),
+            parent_hash: parent.as_ref().map_or(B256::ZERO, |p| p.hash_slow()),
+            state_root: state.state_root,
+            ..Header::default()
+        };
+        let block = ExecutedBlock {
+            hash: header.hash_slow(),
+            block: Block {
+                header: header.clone(),
+                body: Default::default(),
+            },
+            senders: vec![],
+            receipts: vec![],
+            state,
+        };
+        let start = Instant::now();
+        store.commit_block(&block).unwrap();
+        let write_time = start.elapsed();
+        *parent = Some(header);
+        (root_time, write_time)
+    };
+    let address = |i: usize| Address::from_word(keccak256((i as u64).to_be_bytes()));
+    let account = |i: usize| AccountChange {
+        nonce: 1,
+        balance: U256::from(i),
+        code_hash: KECCAK_EMPTY,
+    };
+    for chunk in (0..accounts).collect::<Vec<_>>().chunks(50_000) {
+        let changes = StateChanges {
+            accounts: chunk
+                .iter()
+                .map(|i| (address(*i), Some(account(*i))))
+                .collect(),
+            storage: Vec::<StorageUpdate>::new(),
+            code: vec![],
+        };
+        commit(changes, &mut parent);
+    }
+    // Average over a few blocks that each change 1,000 spread-out accounts.
+    let (mut root_total, mut write_total) = (Duration::ZERO, Duration::ZERO);
+    let rounds = 5;
+    for round in 0..rounds {
+        let changes = StateChanges {
+            accounts: (0..1000)
+                .map(|j| {
+                    let i = (j * 7919 + round * 31) % accounts;
+                    (
+                        address(i),
+                        Some(AccountChange {
+                            nonce: 2 + round as u64,
+                            ..account(i)
+                        }),
+                    )
+                })
+                .collect(),
+            ..StateChanges::default()
+        };
+        let (root, write) = commit(changes, &mut parent);
+        root_total += root;
+        write_total += write;
+    }
+    (root_total / rounds as u32, write_total / rounds as u32)
+}
+
+fn main() {
+    let args = parse_args();
+    let signers: Vec<_> = (0..SENDERS).map(signer).collect();
+    let token_code = token_runtime();
+    println!(
+        "import benchmark: {} blocks of {} transactions, {} senders",
+        args.blocks, args.txs, SENDERS
+    );
+    run_workload("eth", Workload::Eth, &args, &signers, &token_code);
+    run_workload("erc20", Workload::Erc20, &args, &signers, &token_code);
+    let mut first = None;
+    for accounts in &args.accounts {
+        let (root, write) = commit_cost(*accounts);
+        let total = root + write;
+        let ratio = first.map_or(1.0, |f: Duration| total.as_secs_f64() / f.as_secs_f64());
+        first.get_or_insert(total);
+        println!(
+            "commit of a 1,000-account block at {accounts:>9} accounts: state root {:>7.2} ms + write {:>6.2} ms = {:>7.2} ms ({ratio:.2}x the first size)",
+            root.as_secs_f64() * 1e3,
+            write.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! Block execution with revm, through alloy-evm's Ethereum block executor:
+//! system calls (EIP-4788 beacon root, EIP-2935 block hashes), transactions,
+//! receipts, withdrawals and rewards, at the fork the chain spec gives for
+//! the block. The result is the receipts and the state changes, not yet
+//! written anywhere.
+
+use std::{borrow::Cow, sync::Arc};
+
+use alloy_consensus::{Eip658Value, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
+use alloy_eips::eip7685::Requests;
+use alloy_evm::{
+    EthEvmFactory, Evm as _, EvmEnv, EvmFactory,
+    block::{BlockExecutionError, BlockExecutor as _, BlockExecutorFactory},
+    eth::{EthBlockExecutionCtx, EthBlockExecutorFactory, receipt_builder::AlloyReceiptBuilder},
+};
+use alloy_hardforks::EthereumHardforks;
+use alloy_primitives::Address;
+use revm::database::{
+    State,
+    states::{OriginalValuesKnown, bundle_state::BundleRetention},
+};
+
+use crate::{
+    block::Block,
+    chain_spec::ChainSpec,
+    state::{StateChanges, compute_state_update},
+    store::Store,
+};
+
+/// What executing a block produced.
+#[derive(Debug)]
+pub struct ExecutionOutput {
+    /// One receipt per transaction.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// Gas used by all transactions.
+    pub gas_used: u64,
+    /// Blob gas used (Cancun and later).
+    pub blob_gas_used: u64,
+    /// EIP-7685 requests (Prague and later).
+    pub requests: Requests,
+    /// The state changes.
+    pub changes: StateChanges,
+}
+
+/// Executes blocks against the head state of a store.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    spec: Arc<ChainSpec>,
+    factory: EthBlockExecutorFactory<AlloyReceiptBuilder, Arc<ChainSpec>, EthEvmFactory>,
+}
+
+impl Executor {
+    /// An executor for the chain `spec`.
+    pub fn new(spec: Arc<ChainSpec>) -> Self {
+        let factory = EthBlockExecutorFactory::new(
+            AlloyReceiptBuilder::default(),
+            spec.clone(),
+            EthEvmFactory::default(),
+        );
+        Self { spec, factory }
+    }
+
+    /// The chain spec.
+    pub fn spec(&self) -> &Arc<ChainSpec> {
+        &self.spec
+    }
+
+    /// The EVM environment of a block (its fork, chain id, fees).
+    pub fn evm_env(&self, header: &alloy_consensus::Header) -> EvmEnv {
+        let mut env = EvmEnv::for_eth_block(
+            header,
+            &*self.spec,
+            self.spec.chain_id,
+            self.spec.blob_params_at(header.timestamp),
+        );
+        env.cfg_env.spec = self.spec.spec_at(header.number, header.timestamp);
+        env
+    }
+
+    /// Executes `block`, whose transactions were sent by `senders`, on top
+    /// of the store's head state (which must be the block's parent).
+    pub fn execute(
+        &self,
+        store: &Store,
+        block: &Block,
+        senders: &[Address],
+    ) -> Result<ExecutionOutput, BlockExecutionError> {
+        assert_eq!(
+            block.body.transactions.len(),
+            senders.len(),
+            "one sender per transaction"
+        );
+        let mut state = State::builder()
+            .with_database_ref(store.state())
+            .with_bundle_update()
+            .build();
+        let evm = self
+            .factory
+            .evm_factory()
+            .create_evm(&mut state, self.evm_env(&block.header));
+        let ctx = self.context(block);
+        let mut executor = self.factory.create_executor(evm, ctx);
+        let transactions = block
+            .body
+            .transactions
+            .iter()
+            .zip(senders)
+            .map(|(tx, sender)| Recovered::new_unchecked(tx, *sender));
+        // Before Byzantium (EIP-658) a receipt holds the state root after its
+        // transaction instead of a status: compute one after each.
+        let post_state_roots = !self.spec.is_byzantium_active_at_block(block.header.number);
+        executor.apply_pre_execution_changes()?;
+        let mut roots = Vec::new();
+        for tx in transactions {
+            executor.execute_transaction(tx)?;
+            if post_state_roots {
+                let db = executor.evm_mut().db_mut();
+                db.merge_transitions(BundleRetention::PlainState);
+                let changes = db.bundle_state.to_plain_state(OriginalValuesKnown::Yes);
+                let root = store
+                    .head_state_root()
+                    .and_then(|parent| compute_state_update(store, parent, changes.into()))
+                    .map_err(BlockExecutionError::other)?
+                    .state_root;
+                roots.push(root);
+            }
+        }
+        let mut result = executor.apply_post_execution_changes()?;
+        for (receipt, root) in result.receipts.iter_mut().zip(roots) {
+            if let Some(receipt) = receipt.as_receipt_with_bloom_mut() {
+                receipt.receipt.status = Eip658Value::PostState(root);
+            }
+        }
+        state.merge_transitions(BundleRetention::PlainState);
+        let changes = state.take_bundle().to_plain_state(OriginalValuesKnown::Yes);
+        Ok(ExecutionOutput {
+            receipts: result.receipts,
+            gas_used: result.gas_used,
+            blob_gas_used: result.blob_gas_used,
+            requests: result.requests,
+            changes: changes.into(),
+        })
+    }
+
+    /// Builds a block body on top of the store's head: pre-execution system
+    /// calls, then candidates in order while they fit under the gas limit,
+    /// skipping those that fail validation (and every later transaction of
+    /// their sender), then withdrawals and rewards.
+    pub fn build(
+        &self,
+        store: &Store,
+        header: &alloy_consensus::Header,
+        candidates: &mut dyn TransactionSource,
+    ) -> Result<BuiltBlock, BlockExecutionError> {
+        let mut state = State::builder()
+            .with_database_ref(store.state())
+            .with_bundle_update()
+            .build();
+        let evm = self
+            .factory
+            .evm_factory()
+            .create_evm(&mut state, self.evm_env(header));
+        let block = Block {
+            header: header.clone(),
+            body: Default::default(),
+        };
+        let ctx = self.context(&block);
+        let mut executor = self.factory.create_executor(evm, ctx);
+        executor.apply_pre_execution_changes()?;
+        let mut transactions = Vec::new();
+        let mut gas_used = 0u64;
+        while let Some(tx) = candidates.next_transaction() {
+            use alloy_consensus::Transaction as _;
+            if gas_used + tx.gas_limit() > header.gas_limit {
+                candidates.skip_sender(tx.signer());
+                continue;
+            }
+            match executor.execute_transaction(&tx) {
+                Ok(output) => {
+                    gas_used += output.tx_gas_used();
+                    transactions.push(tx);
+                }
+                Err(BlockExecutionError::Validation(error)) => {
+                    tracing::debug!(target: "executor", hash = %alloy_eips::Encodable2718::trie_hash(tx.inner()), %error, "skipped transaction");
+                    candidates.skip_sender(tx.signer());
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let result = executor.apply_post_execution_changes()?;
+        state.merge_transitions(BundleRetention::PlainState);
+        let changes = state.take_bundle().to_plain_state(OriginalValuesKnown::Yes);
+        Ok(BuiltBlock {
+            transactions,
+            output: ExecutionOutput {
+                receipts: result.receipts,
+                gas_used: result.gas_used,
+                blob_gas_used: result.blob_gas_used,
+                requests: result.requests,
+                changes: changes.into(),
+            },
+        })
+    }
+
+    fn context<'a>(&self, block: &'a Block) -> EthBlockExecutionCtx<'a> {
+        EthBlockExecutionCtx {
+            parent_hash: block.header.parent_hash,
+            parent_beacon_block_root: block.header.parent_beacon_block_root,
+            ommers: &block.body.ommers,
+            withdrawals: block
+                .body
+                .withdrawals
+                .as_ref()
+                .map(|w| Cow::Borrowed(w.as_slice())),
+            extra_data: block.header.extra_data.clone(),
+            tx_count_hint: Some(block.body.transactions.len()),
+            slot_number: None,
+        }
+    }
+}
+
+/// Transactions offered to the block builder, best first.
+pub trait TransactionSource {
+    /// The next candidate.
+    fn next_transaction(&mut self) -> Option<Recovered<TxEnvelope>>;
+    /// Do not offer more transactions from `sender` (one of its
+    /// transactions could not be included, so later nonces cannot be).
+    fn skip_sender(&mut self, sender: Address);
+}
+
+/// A block body the builder assembled, with its execution output.
+#[derive(Debug)]
+pub struct BuiltBlock {
+    /// The included transactions with their senders.
+    pub transactions: Vec<Recovered<TxEnvelope>>,
+    /// What executing them produced.
+    pub output: ExecutionOutput,
+}

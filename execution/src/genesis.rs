@@ -1,0 +1,276 @@
+//! Genesis: a geth-style `genesis.json` (`config`, `alloc`, `gasLimit`,
+//! `baseFeePerGas`, `timestamp`, `extraData`, ...) plus an optional
+//! `outrigger` section with consensus settings, and block 0 built from it.
+
+use std::path::Path;
+
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, proofs};
+use alloy_eips::{eip1559::INITIAL_BASE_FEE, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_genesis::{Genesis, GenesisAccount};
+use alloy_hardforks::EthereumHardforks;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_trie::EMPTY_ROOT_HASH;
+use revm::primitives::KECCAK_EMPTY;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    block::{Block, ExecutedBlock},
+    chain_spec::ChainSpec,
+    state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
+    store::{Store, StoreError},
+};
+
+/// Errors reading a genesis or writing block 0.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("reading genesis {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The JSON is not a valid genesis.
+    #[error("invalid genesis: {0}")]
+    Invalid(String),
+    /// The store already holds a different chain.
+    #[error("the data dir holds a chain with genesis {stored}, not this genesis {expected}")]
+    Mismatch {
+        /// The stored block 0 hash.
+        stored: B256,
+        /// This genesis' block 0 hash.
+        expected: B256,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How the validator set is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsensusMode {
+    /// Proof of authority: a governance-managed set.
+    #[default]
+    Poa,
+    /// Proof of stake: weighted by stake in the staking contract.
+    Pos,
+}
+
+/// A validator in the genesis set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// The ed25519 consensus public key, hex.
+    pub public_key: Bytes,
+    /// Voting power.
+    pub power: u64,
+    /// Where this validator's block rewards go.
+    #[serde(default)]
+    pub fee_recipient: Address,
+}
+
+/// The `outrigger` section of a genesis file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutriggerGenesis {
+    /// Validator selection.
+    #[serde(default)]
+    pub consensus: ConsensusMode,
+    /// The validator set at genesis.
+    #[serde(default)]
+    pub validators: Vec<GenesisValidator>,
+    /// Blocks per epoch: validator sets change only at epoch boundaries.
+    #[serde(default = "default_epoch_blocks")]
+    pub epoch_blocks: u64,
+    /// Whether blob (EIP-4844) transactions are accepted; Outrigger has no
+    /// blob data layer, so this is off.
+    #[serde(default)]
+    pub blobs_enabled: bool,
+}
+
+fn default_epoch_blocks() -> u64 {
+    10_000
+}
+
+impl Default for OutriggerGenesis {
+    fn default() -> Self {
+        Self {
+            consensus: ConsensusMode::default(),
+            validators: Vec::new(),
+            epoch_blocks: default_epoch_blocks(),
+            blobs_enabled: false,
+        }
+    }
+}
+
+/// A parsed genesis file.
+#[derive(Clone, Debug)]
+pub struct GenesisFile {
+    /// The geth-style part.
+    pub genesis: Genesis,
+    /// Outrigger's consensus settings.
+    pub outrigger: OutriggerGenesis,
+}
+
+impl GenesisFile {
+    /// Parses a genesis JSON document.
+    pub fn from_json(json: &str) -> Result<Self, GenesisError> {
+        let mut value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| GenesisError::Invalid(e.to_string()))?;
+        let outrigger = match value.as_object_mut().and_then(|o| o.remove("outrigger")) {
+            Some(section) => serde_json::from_value(section)
+                .map_err(|e| GenesisError::Invalid(format!("outrigger section: {e}")))?,
+            None => OutriggerGenesis::default(),
+        };
+        let genesis: Genesis =
+            serde_json::from_value(value).map_err(|e| GenesisError::Invalid(e.to_string()))?;
+        if genesis.gas_limit == 0 {
+            return Err(GenesisError::Invalid("gasLimit must be above zero".into()));
+        }
+        Ok(Self { genesis, outrigger })
+    }
+
+    /// Reads and parses a genesis file.
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let json = std::fs::read_to_string(path).map_err(|source| GenesisError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&json)
+    }
+
+    /// The chain specification this genesis describes.
+    pub fn chain_spec(&self) -> ChainSpec {
+        ChainSpec::from_chain_config(&self.genesis.config, self.outrigger.blobs_enabled)
+    }
+}
+
+/// The state changes that create the `alloc` accounts.
+pub fn alloc_changes<'a>(
+    alloc: impl IntoIterator<Item = (&'a Address, &'a GenesisAccount)>,
+) -> StateChanges {
+    let mut changes = StateChanges::default();
+    for (address, account) in alloc {
+        let code = account.code.clone().filter(|c| !c.is_empty());
+        let code_hash = code.as_ref().map_or(KECCAK_EMPTY, keccak256);
+        if let Some(code) = code {
+            changes.code.push((code_hash, code));
+        }
+        changes.accounts.push((
+            *address,
+            Some(AccountChange {
+                nonce: account.nonce.unwrap_or_default(),
+                balance: account.balance,
+                code_hash,
+            }),
+        ));
+        let slots: Vec<(B256, U256)> = account
+            .storage
+            .iter()
+            .flatten()
+            .map(|(slot, value)| (*slot, U256::from_be_bytes(value.0)))
+            .filter(|(_, value)| !value.is_zero())
+            .collect();
+        if !slots.is_empty() {
+            changes.storage.push(StorageUpdate {
+                address: *address,
+                wipe: false,
+                slots,
+            });
+        }
+    }
+    changes
+}
+
+/// Block 0's header for `genesis` with the given state root: the fields
+/// each fork active at genesis requires are set as geth sets them.
+pub fn genesis_header(genesis: &Genesis, spec: &ChainSpec, state_root: B256) -> Header {
+    let ts = genesis.timestamp;
+    let london = spec.is_london_active_at_block(0);
+    let shanghai = spec.is_shanghai_active_at_timestamp(ts);
+    let cancun = spec.is_cancun_active_at_timestamp(ts);
+    let prague = spec.is_prague_active_at_timestamp(ts);
+    Header {
+        parent_hash: B256::ZERO,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: genesis.coinbase,
+        state_root,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        logs_bloom: Default::default(),
+        difficulty: genesis.difficulty,
+        number: 0,
+        gas_limit: genesis.gas_limit,
+        gas_used: 0,
+        timestamp: ts,
+        extra_data: genesis.extra_data.clone(),
+        mix_hash: genesis.mix_hash,
+        nonce: genesis.nonce.into(),
+        base_fee_per_gas: london.then(|| {
+            genesis
+                .base_fee_per_gas
+                .map_or(INITIAL_BASE_FEE, |fee| fee as u64)
+        }),
+        withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
+        blob_gas_used: cancun.then(|| genesis.blob_gas_used.unwrap_or_default()),
+        excess_blob_gas: cancun.then(|| genesis.excess_blob_gas.unwrap_or_default()),
+        parent_beacon_block_root: cancun.then_some(B256::ZERO),
+        requests_hash: prague.then_some(EMPTY_REQUESTS_HASH),
+        block_access_list_hash: None,
+        slot_number: None,
+    }
+}
+
+/// Block 0 with its state, ready to commit.
+pub fn genesis_block(
+    store: &Store,
+    genesis: &Genesis,
+    spec: &ChainSpec,
+) -> Result<ExecutedBlock, GenesisError> {
+    let state = compute_state_update(store, EMPTY_ROOT_HASH, alloc_changes(&genesis.alloc))?;
+    let header = genesis_header(genesis, spec, state.state_root);
+    let body = alloy_consensus::BlockBody {
+        transactions: Vec::new(),
+        ommers: Vec::new(),
+        withdrawals: header.withdrawals_root.map(|_| Default::default()),
+    };
+    let hash = header.hash_slow();
+    debug_assert_eq!(
+        proofs::calculate_transaction_root::<alloy_consensus::TxEnvelope>(&[]),
+        EMPTY_ROOT_HASH
+    );
+    Ok(ExecutedBlock {
+        block: Block { header, body },
+        hash,
+        senders: Vec::new(),
+        receipts: Vec::new(),
+        state,
+    })
+}
+
+/// Writes block 0 into an empty store, or checks that the store's block 0
+/// is this genesis. Returns block 0's hash.
+pub fn init_genesis(
+    store: &Store,
+    genesis: &Genesis,
+    spec: &ChainSpec,
+) -> Result<B256, GenesisError> {
+    if store.head_number()?.is_some() {
+        let stored = store.block_hash(0)?.unwrap_or_default();
+        let header = genesis_header(
+            genesis,
+            spec,
+            store.header(0)?.map(|h| h.state_root).unwrap_or_default(),
+        );
+        let expected = header.hash_slow();
+        if stored != expected {
+            return Err(GenesisError::Mismatch { stored, expected });
+        }
+        return Ok(stored);
+    }
+    let block = genesis_block(store, genesis, spec)?;
+    store.commit_block(&block)?;
+    Ok(block.hash)
+}

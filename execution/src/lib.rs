@@ -1,0 +1,29 @@
+//! Outrigger's execution layer: everything that turns blocks into state.
+//!
+//! - [`block`]: Ethereum-shaped blocks and executed blocks.
+//! - [`chain_spec`] and [`genesis`]: the fork schedule and block 0 from a
+//!   geth-style `genesis.json`.
+//! - [`chain`]: the one import path (checks, execution, commitments) and
+//!   the block builder; [`validation`] holds the consensus rules.
+//! - [`executor`]: revm execution through alloy-evm's block executor.
+//! - [`state`]: from state changes to the new state root and its writes.
+//! - [`store`]: RocksDB, one atomic batch per block.
+//! - [`trie`]: the Merkle-Patricia trie, stored by path and updated
+//!   incrementally; proofs for `eth_getProof`.
+//! - [`txpool`]: the transaction pool with geth's validation errors.
+
+pub mod block;
+pub mod chain;
+pub mod chain_spec;
+pub mod executor;
+pub mod genesis;
+pub mod state;
+pub mod store;
+pub mod trie;
+pub mod txpool;
+pub mod validation;
+
+pub use block::{Block, ExecutedBlock, Header};
+pub use chain::{BlockAttributes, BlockError, Chain};
+pub use chain_spec::ChainSpec;
+pub use store::{Store, StoreConfig, StoreError};

@@ -1,0 +1,435 @@
+//! Persistent chain and state on RocksDB.
+//!
+//! Everything a block changes is written in one atomic `WriteBatch`
+//! ([`Store::commit_block`]): header, body, senders, receipts, indexes, flat
+//! accounts and storage, code, and the trie nodes of the new state root.
+//! Reopening after a crash at any point yields the last fully committed
+//! block. State is kept for the head only: [`StateReader`] serves it to revm
+//! and proofs are made against it.
+
+mod reader;
+pub(crate) mod schema;
+
+use std::path::Path;
+
+use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::{Decodable2718, Encodable2718};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_rlp::Decodable;
+use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
+use parking_lot::Mutex;
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
+    WriteOptions,
+};
+
+pub use reader::{AccountProof, StateReader, StorageProof};
+
+use crate::{
+    block::{Block, ExecutedBlock},
+    state::StateUpdate,
+    trie::{NodeReader, TrieError},
+};
+use schema::*;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB failed.
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// A record could not be decoded.
+    #[error("corrupt {what} record: {detail}")]
+    Corrupt {
+        /// Which kind of record.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The state trie failed.
+    #[error(transparent)]
+    Trie(#[from] TrieError),
+    /// A block was committed on top of something other than the head.
+    #[error("block #{number} ({hash}) does not extend the head #{head:?}")]
+    NotOnHead {
+        /// The block's number.
+        number: u64,
+        /// The block's hash.
+        hash: B256,
+        /// The current head number.
+        head: Option<u64>,
+    },
+}
+
+impl revm::database_interface::DBErrorMarker for StoreError {}
+
+/// A `Result` of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Tuning of the store; defaults are for a validator.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// fsync the write-ahead log on every block commit, so a power loss
+    /// loses no committed block (a process crash never does either way).
+    pub sync_writes: bool,
+    /// Size of RocksDB's block cache, shared by all column families.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            sync_writes: true,
+            cache_bytes: 512 << 20,
+        }
+    }
+}
+
+/// The chain and its head state in RocksDB.
+pub struct Store {
+    db: DB,
+    sync_writes: bool,
+    /// Serialises commits, so that "extends the head" is checked and
+    /// written as one step.
+    commit_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `path`.
+    pub fn open(path: &Path, config: &StoreConfig) -> StoreResult<Self> {
+        let cache = Cache::new_lru_cache(config.cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        let mut cf_opts = Options::default();
+        cf_opts.set_block_based_table_factory(&table);
+        cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_open_files(512);
+        db_opts.increase_parallelism(2);
+        let cfs = COLUMN_FAMILIES
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
+        Ok(Self {
+            db,
+            sync_writes: config.sync_writes,
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| panic!("column family {name} opened at start"))
+    }
+
+    fn get(&self, cf: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    /// The number of the last committed block, `None` before genesis.
+    pub fn head_number(&self) -> StoreResult<Option<u64>> {
+        self.get(META, HEAD_KEY)?
+            .map(|bytes| {
+                let bytes: [u8; 8] = bytes
+                    .try_into()
+                    .map_err(|_| corrupt("head", "not 8 bytes"))?;
+                Ok(u64::from_be_bytes(bytes))
+            })
+            .transpose()
+    }
+
+    /// The header of the last committed block.
+    pub fn head(&self) -> StoreResult<Option<Header>> {
+        match self.head_number()? {
+            Some(number) => self.header(number),
+            None => Ok(None),
+        }
+    }
+
+    /// The canonical header at `number`.
+    pub fn header(&self, number: u64) -> StoreResult<Option<Header>> {
+        self.get(HEADERS, &number_key(number))?
+            .map(|rlp| Header::decode(&mut rlp.as_slice()).map_err(|e| corrupt("header", e)))
+            .transpose()
+    }
+
+    /// The hash of the canonical block at `number`.
+    pub fn block_hash(&self, number: u64) -> StoreResult<Option<B256>> {
+        self.get(CANONICAL, &number_key(number))?
+            .map(|bytes| B256::try_from(bytes.as_slice()).map_err(|e| corrupt("canonical", e)))
+            .transpose()
+    }
+
+    /// The number of the block with `hash`.
+    pub fn block_number(&self, hash: B256) -> StoreResult<Option<u64>> {
+        self.get(BLOCK_NUMBERS, hash.as_slice())?
+            .map(|bytes| {
+                let bytes: [u8; 8] = bytes
+                    .try_into()
+                    .map_err(|_| corrupt("block number", "not 8 bytes"))?;
+                Ok(u64::from_be_bytes(bytes))
+            })
+            .transpose()
+    }
+
+    /// The body of the block at `number`.
+    pub fn body(&self, number: u64) -> StoreResult<Option<BlockBody<TxEnvelope>>> {
+        self.get(BODIES, &number_key(number))?
+            .map(|rlp| BlockBody::decode(&mut rlp.as_slice()).map_err(|e| corrupt("body", e)))
+            .transpose()
+    }
+
+    /// The whole block at `number`.
+    pub fn block(&self, number: u64) -> StoreResult<Option<Block>> {
+        let (Some(header), Some(body)) = (self.header(number)?, self.body(number)?) else {
+            return Ok(None);
+        };
+        Ok(Some(Block { header, body }))
+    }
+
+    /// The senders of the block's transactions, in order.
+    pub fn senders(&self, number: u64) -> StoreResult<Option<Vec<Address>>> {
+        self.get(SENDERS, &number_key(number))?
+            .map(|bytes| {
+                if bytes.len() % 20 != 0 {
+                    return Err(corrupt("senders", "length not a multiple of 20"));
+                }
+                Ok(bytes.chunks(20).map(Address::from_slice).collect())
+            })
+            .transpose()
+    }
+
+    /// The receipts of the block's transactions, in order.
+    pub fn receipts(&self, number: u64) -> StoreResult<Option<Vec<ReceiptEnvelope>>> {
+        let Some(rlp) = self.get(RECEIPTS, &number_key(number))? else {
+            return Ok(None);
+        };
+        let encoded: Vec<Bytes> =
+            Decodable::decode(&mut rlp.as_slice()).map_err(|e| corrupt("receipts", e))?;
+        encoded
+            .iter()
+            .map(|bytes| {
+                ReceiptEnvelope::decode_2718(&mut bytes.as_ref()).map_err(|e| corrupt("receipt", e))
+            })
+            .collect::<StoreResult<_>>()
+            .map(Some)
+    }
+
+    /// Where the transaction with `hash` is: block number and index.
+    pub fn transaction_location(&self, hash: B256) -> StoreResult<Option<(u64, u32)>> {
+        self.get(TX_INDEX, hash.as_slice())?
+            .map(|bytes| {
+                let bytes: [u8; 12] = bytes
+                    .try_into()
+                    .map_err(|_| corrupt("tx index", "not 12 bytes"))?;
+                let number = u64::from_be_bytes(bytes[..8].try_into().unwrap_or_default());
+                let index = u32::from_be_bytes(bytes[8..].try_into().unwrap_or_default());
+                Ok((number, index))
+            })
+            .transpose()
+    }
+
+    /// The head state's account at `address`, with its storage root.
+    pub fn account(&self, address: Address) -> StoreResult<Option<TrieAccount>> {
+        self.get(ACCOUNTS, address.as_slice())?
+            .map(|rlp| TrieAccount::decode(&mut rlp.as_slice()).map_err(|e| corrupt("account", e)))
+            .transpose()
+    }
+
+    /// The head state's value of `slot` in `address`'s storage.
+    pub fn storage(&self, address: Address, slot: B256) -> StoreResult<U256> {
+        self.get(STORAGE, &storage_key(&address, &slot))?
+            .map(|rlp| U256::decode(&mut rlp.as_slice()).map_err(|e| corrupt("storage", e)))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// The bytecode with `hash`.
+    pub fn code(&self, hash: B256) -> StoreResult<Option<Bytes>> {
+        Ok(self.get(CODE, hash.as_slice())?.map(Bytes::from))
+    }
+
+    /// Reads the head state for revm and for proofs.
+    pub fn state(&self) -> StateReader<'_> {
+        StateReader::new(self)
+    }
+
+    /// Reads stored nodes of the account trie.
+    pub(crate) fn account_trie(&self) -> TrieNodes<'_> {
+        TrieNodes {
+            store: self,
+            cf: ACCOUNT_TRIE,
+            prefix: Vec::new(),
+        }
+    }
+
+    /// Reads stored nodes of the storage trie of the account whose address
+    /// hashes to `hashed_address`.
+    pub(crate) fn storage_trie(&self, hashed_address: B256) -> TrieNodes<'_> {
+        TrieNodes {
+            store: self,
+            cf: STORAGE_TRIE,
+            prefix: hashed_address.to_vec(),
+        }
+    }
+
+    /// Writes an executed block and its state as the new head, atomically.
+    /// The block must extend the current head (or be block 0 of an empty
+    /// store).
+    pub fn commit_block(&self, executed: &ExecutedBlock) -> StoreResult<()> {
+        let _guard = self.commit_lock.lock();
+        let header = &executed.block.header;
+        let head = self.head_number()?;
+        let extends = match head {
+            None => header.number == 0,
+            Some(head) => {
+                head + 1 == header.number && self.block_hash(head)? == Some(header.parent_hash)
+            }
+        };
+        if !extends {
+            return Err(StoreError::NotOnHead {
+                number: header.number,
+                hash: executed.hash,
+                head,
+            });
+        }
+        let mut batch = WriteBatch::default();
+        self.put_block(&mut batch, executed);
+        self.put_state(&mut batch, &executed.state);
+        let mut options = WriteOptions::default();
+        options.set_sync(self.sync_writes);
+        self.db.write_opt(batch, &options)?;
+        Ok(())
+    }
+
+    fn put_block(&self, batch: &mut WriteBatch, executed: &ExecutedBlock) {
+        let number = executed.block.header.number;
+        let key = number_key(number);
+        batch.put_cf(
+            self.cf(HEADERS),
+            key,
+            alloy_rlp::encode(&executed.block.header),
+        );
+        batch.put_cf(self.cf(CANONICAL), key, executed.hash);
+        batch.put_cf(self.cf(BLOCK_NUMBERS), executed.hash, key);
+        batch.put_cf(
+            self.cf(BODIES),
+            key,
+            alloy_rlp::encode(&executed.block.body),
+        );
+        let senders: Vec<u8> = executed.senders.iter().flat_map(|a| a.0.0).collect();
+        batch.put_cf(self.cf(SENDERS), key, senders);
+        let receipts: Vec<Bytes> = executed
+            .receipts
+            .iter()
+            .map(|r| Bytes::from(r.encoded_2718()))
+            .collect();
+        batch.put_cf(self.cf(RECEIPTS), key, alloy_rlp::encode(&receipts));
+        for (index, tx) in executed.block.body.transactions.iter().enumerate() {
+            batch.put_cf(
+                self.cf(TX_INDEX),
+                tx.trie_hash(),
+                tx_location(number, index as u32),
+            );
+        }
+        batch.put_cf(self.cf(META), HEAD_KEY, key);
+    }
+
+    fn put_state(&self, batch: &mut WriteBatch, state: &StateUpdate) {
+        let (accounts, storage, code) = (self.cf(ACCOUNTS), self.cf(STORAGE), self.cf(CODE));
+        for (address, account) in &state.accounts {
+            match account {
+                Some(account) => batch.put_cf(accounts, address, alloy_rlp::encode(account)),
+                None => batch.delete_cf(accounts, address),
+            }
+        }
+        for change in &state.storage {
+            if change.wipe {
+                let (start, end) = storage_range(&change.address);
+                batch.delete_range_cf(storage, start, end);
+            }
+            for (slot, value) in &change.slots {
+                let key = storage_key(&change.address, slot);
+                if value.is_zero() {
+                    batch.delete_cf(storage, key);
+                } else {
+                    batch.put_cf(storage, key, alloy_rlp::encode(value));
+                }
+            }
+        }
+        for (hash, bytecode) in &state.code {
+            batch.put_cf(code, hash, bytecode);
+        }
+        let account_trie = self.cf(ACCOUNT_TRIE);
+        for path in &state.account_trie.deletes {
+            batch.delete_cf(account_trie, trie_path_key(&[], path));
+        }
+        for (path, rlp) in &state.account_trie.puts {
+            batch.put_cf(account_trie, trie_path_key(&[], path), rlp);
+        }
+        let storage_trie = self.cf(STORAGE_TRIE);
+        for (hashed_address, updates) in &state.storage_tries {
+            if updates.wipe {
+                let (start, end) = prefix_range(hashed_address.as_slice());
+                batch.delete_range_cf(storage_trie, start, end);
+            }
+            for path in &updates.deletes {
+                batch.delete_cf(storage_trie, trie_path_key(hashed_address.as_slice(), path));
+            }
+            for (path, rlp) in &updates.puts {
+                batch.put_cf(
+                    storage_trie,
+                    trie_path_key(hashed_address.as_slice(), path),
+                    rlp,
+                );
+            }
+        }
+    }
+
+    /// The state root of the head, from its header (the empty root before
+    /// genesis).
+    pub fn head_state_root(&self) -> StoreResult<B256> {
+        Ok(self.head()?.map_or(EMPTY_ROOT_HASH, |h| h.state_root))
+    }
+}
+
+/// Stored nodes of one trie, read by path.
+pub(crate) struct TrieNodes<'a> {
+    store: &'a Store,
+    cf: &'static str,
+    prefix: Vec<u8>,
+}
+
+impl NodeReader for TrieNodes<'_> {
+    fn node(&self, path: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
+        self.store
+            .get(self.cf, &trie_path_key(&self.prefix, path))
+            .map_err(|e| TrieError::Database(e.to_string()))
+    }
+}
+
+/// keccak256 of an address: its key in the account trie.
+pub fn hashed_address(address: &Address) -> B256 {
+    keccak256(address)
+}

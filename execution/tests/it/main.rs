@@ -1,0 +1,9 @@
+//! Integration tests of the execution layer, in one binary.
+
+mod blockchain_tests;
+mod execution_tests;
+mod fixtures;
+mod state_root_tests;
+mod support;
+mod transaction_tests;
+mod trie_tests;

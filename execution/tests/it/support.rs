@@ -1,0 +1,161 @@
+//! Shared helpers: a dev chain in a temp dir, signed transactions, and a
+//! transaction source for the builder.
+
+use std::{collections::VecDeque, sync::Arc};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use outrigger_execution::{
+    BlockAttributes, Chain, ExecutedBlock, Store, StoreConfig,
+    executor::TransactionSource,
+    genesis::{GenesisFile, init_genesis},
+};
+
+/// Chain id of the test chains.
+pub(crate) const CHAIN_ID: u64 = 1337;
+
+/// A genesis with every fork at 0 and the given funded accounts.
+pub(crate) fn genesis_json(funded: &[(Address, U256)]) -> String {
+    let alloc: serde_json::Map<String, serde_json::Value> = funded
+        .iter()
+        .map(|(a, b)| {
+            (
+                a.to_string(),
+                serde_json::json!({ "balance": format!("{b:#x}") }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "config": {
+            "chainId": CHAIN_ID,
+            "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
+            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
+            "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
+            "terminalTotalDifficulty": 0, "terminalTotalDifficultyPassed": true,
+            "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0, "osakaTime": 0
+        },
+        "gasLimit": "0x1c9c380",
+        "baseFeePerGas": "0x3b9aca00",
+        "difficulty": "0x0",
+        "timestamp": "0x0",
+        "extraData": "0x",
+        "alloc": alloc,
+    })
+    .to_string()
+}
+
+/// A chain in a temp dir, initialised from `genesis`.
+pub(crate) struct TestChain {
+    /// The data dir, removed on drop.
+    _dir: tempfile::TempDir,
+    /// The chain.
+    pub(crate) chain: Chain,
+}
+
+impl TestChain {
+    pub(crate) fn new(genesis: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let chain = open_chain(dir.path(), genesis);
+        Self { _dir: dir, chain }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        self.chain.store()
+    }
+
+    /// Builds and commits the next block from `txs`, one second after the
+    /// head.
+    pub(crate) fn build(&self, txs: Vec<Recovered<TxEnvelope>>) -> ExecutedBlock {
+        let head = self.store().head().expect("store").expect("genesis");
+        let attributes = BlockAttributes {
+            timestamp: head.timestamp + 1,
+            beneficiary: Address::repeat_byte(0xfe),
+            gas_limit: head.gas_limit,
+            extra_data: Bytes::new(),
+            prev_randao: B256::repeat_byte(7),
+        };
+        let executed = self
+            .chain
+            .build(&attributes, &mut VecSource::new(txs))
+            .expect("build");
+        self.chain.commit(&executed).expect("commit");
+        executed
+    }
+}
+
+/// Opens (or reopens) a chain in `dir`.
+pub(crate) fn open_chain(dir: &std::path::Path, genesis: &str) -> Chain {
+    let genesis = GenesisFile::from_json(genesis).expect("genesis");
+    let spec = Arc::new(genesis.chain_spec());
+    let config = StoreConfig {
+        sync_writes: false,
+        ..StoreConfig::default()
+    };
+    let store = Arc::new(Store::open(dir, &config).expect("open store"));
+    init_genesis(&store, &genesis.genesis, &spec).expect("init genesis");
+    Chain::new(store, spec)
+}
+
+/// Candidates in the given order.
+pub(crate) struct VecSource {
+    txs: VecDeque<Recovered<TxEnvelope>>,
+    skipped: Vec<Address>,
+}
+
+impl VecSource {
+    pub(crate) fn new(txs: Vec<Recovered<TxEnvelope>>) -> Self {
+        Self {
+            txs: txs.into(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+impl TransactionSource for VecSource {
+    fn next_transaction(&mut self) -> Option<Recovered<TxEnvelope>> {
+        while let Some(tx) = self.txs.pop_front() {
+            if !self.skipped.contains(&tx.signer()) {
+                return Some(tx);
+            }
+        }
+        None
+    }
+
+    fn skip_sender(&mut self, sender: Address) {
+        self.skipped.push(sender);
+    }
+}
+
+/// A deterministic test key.
+pub(crate) fn key(n: u8) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::repeat_byte(n)).expect("valid key")
+}
+
+/// Signs an EIP-1559 transaction.
+pub(crate) fn eip1559(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: TxKind,
+    value: U256,
+    input: Bytes,
+    gas_limit: u64,
+) -> Recovered<TxEnvelope> {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to,
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    Recovered::new_unchecked(
+        TxEnvelope::from(tx.into_signed(signature)),
+        signer.address(),
+    )
+}

@@ -1,0 +1,4 @@
+//! The `outrigger` node: CLI, configuration, wiring of storage, executor,
+//! txpool, consensus, p2p, JSON-RPC and metrics.
+//!
+//! Not built yet: see the binary issue.

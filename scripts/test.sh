@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs Outrigger's whole test suite on a fresh machine that has only the Rust
+# toolchain, Python 3 and Node.js: installs what the build needs first.
+#
+#   ./scripts/test.sh            format, lints, then every test
+#
+# Environment:
+#   CARGO_TARGET_DIR   build directory (default: ~/.cache/outrigger/target, so
+#                      repeated runs and CI on the same machine reuse the build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/outrigger/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+# RocksDB's bindings need libclang at build time.
+if ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so'; then
+    step "installing libclang-dev"
+    if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libclang-dev >/dev/null
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    step "installing cargo-nextest"
+    cargo install --locked cargo-nextest@0.9.143
+fi
+
+step "cargo nextest run"
+cargo nextest run --workspace --locked --no-fail-fast

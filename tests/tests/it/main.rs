@@ -1,0 +1,3 @@
+//! Tests across crates and processes, in one binary.
+
+mod crash;
