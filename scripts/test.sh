@@ -34,5 +34,16 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest@0.9.143
 fi
 
+# Always the whole workspace: a narrower package selection unifies features
+# differently and rebuilds RocksDB's C++ from scratch.
+step "cargo build (all targets)"
+cargo build --workspace --all-targets --locked
+
+# Benchmarks are commands, not tests: run them tiny so they keep working.
+# Real figures: see BENCHMARKS.md (release builds).
+step "import benchmark (tiny)"
+"$CARGO_TARGET_DIR/debug/examples/import_bench" --txs 50 --blocks 1 --accounts 1000,5000
+
 step "cargo nextest run"
 cargo nextest run --workspace --locked --no-fail-fast
+

@@ -23,6 +23,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use outrigger_execution::{
     Block, BlockAttributes, Chain, ExecutedBlock, Header, Store, StoreConfig,
+    chain::recover_senders,
     executor::TransactionSource,
     genesis::{GenesisFile, init_genesis},
     state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
@@ -350,17 +351,57 @@ fn run_workload(
     let importer = open(importer_dir.path(), &genesis);
     let mut import_gas = 0;
     let start = Instant::now();
-    for block in built {
+    for block in built.clone() {
         import_gas += block.header.gas_used;
         importer.import(block).expect("import");
     }
     let import_time = start.elapsed();
+
+    // The same import, phase by phase, on a second node.
+    let phased_dir = tempfile::tempdir().unwrap();
+    let phased = open(phased_dir.path(), &genesis);
+    let mut phases = [Duration::ZERO; 4];
+    for block in built {
+        let store = phased.store();
+        let t = Instant::now();
+        let senders =
+            recover_senders(phased.spec(), &block.header, &block.body.transactions).unwrap();
+        phases[0] += t.elapsed();
+        let t = Instant::now();
+        let output = phased.executor().execute(store, &block, &senders).unwrap();
+        phases[1] += t.elapsed();
+        let t = Instant::now();
+        let parent_root = store.head_state_root().unwrap();
+        let state = compute_state_update(store, parent_root, output.changes).unwrap();
+        phases[2] += t.elapsed();
+        assert_eq!(state.state_root, block.header.state_root);
+        let t = Instant::now();
+        let hash = block.header.hash_slow();
+        let executed = ExecutedBlock {
+            block,
+            hash,
+            senders,
+            receipts: output.receipts,
+            state,
+        };
+        store.commit_block(&executed).unwrap();
+        phases[3] += t.elapsed();
+    }
     let count = args.blocks * args.txs;
     let (raw_tps, raw_mgas) = rate(count, raw_gas, raw_time);
     let (imp_tps, imp_mgas) = rate(count, import_gas, import_time);
     println!(
         "{name:<6} {count:>7} txs | raw revm {raw_tps:>10.0} tx/s {raw_mgas:>8.1} Mgas/s | import {imp_tps:>9.0} tx/s {imp_mgas:>7.1} Mgas/s | import/raw {:.3}",
         imp_tps / raw_tps
+    );
+    let per_tx = |d: Duration| d.as_secs_f64() * 1e6 / count as f64;
+    println!(
+        "{:<6} per tx: recover senders {:.2} us, execute {:.2} us, state root {:.2} us, write {:.2} us",
+        "",
+        per_tx(phases[0]),
+        per_tx(phases[1]),
+        per_tx(phases[2]),
+        per_tx(phases[3]),
     );
 }
 

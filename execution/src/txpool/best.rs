@@ -128,3 +128,13 @@ impl Iterator for BestTransactions {
         }
     }
 }
+
+impl crate::executor::TransactionSource for BestTransactions {
+    fn next_transaction(&mut self) -> Option<Recovered<TxEnvelope>> {
+        self.next().map(Arc::unwrap_or_clone)
+    }
+
+    fn skip_sender(&mut self, sender: Address) {
+        self.mark_invalid(sender);
+    }
+}

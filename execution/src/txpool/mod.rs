@@ -144,3 +144,17 @@ impl<T: AccountState + ?Sized> AccountState for &T {
         (**self).account(address)
     }
 }
+
+impl AccountState for crate::store::Store {
+    fn account(&self, address: Address) -> PoolResult<PoolAccount> {
+        let account =
+            crate::store::Store::account(self, address).map_err(|e| PoolError::State {
+                address,
+                source: Box::new(e),
+            })?;
+        Ok(account.map_or_else(PoolAccount::default, |a| PoolAccount {
+            nonce: a.nonce,
+            balance: a.balance,
+        }))
+    }
+}

@@ -246,3 +246,92 @@ fn transfers_contracts_revert_and_selfdestruct() {
     )
     .expect("storage proof verifies");
 }
+
+/// The node's flow: transactions enter the pool, the builder draws the best
+/// ones, the block commits, and the pool drops what was included.
+#[test]
+fn pool_feeds_the_builder_and_forgets_included_transactions() {
+    use outrigger_execution::txpool::{ChainParams, HeadParams, Pool, PoolConfig};
+
+    let (alice, bob) = (key(1), key(2));
+    let genesis = genesis_json(&[
+        (alice.address(), U256::from(10u128 * ETH as u128)),
+        (bob.address(), U256::from(10u128 * ETH as u128)),
+    ]);
+    let node = TestChain::new(&genesis);
+    let head = node.store().head().unwrap().unwrap();
+    let spec = node.chain.spec();
+    let params = |header: &outrigger_execution::Header| HeadParams {
+        base_fee: header.next_block_base_fee(spec.base_fee_params()).unwrap(),
+        block_gas_limit: header.gas_limit,
+        spec: spec.spec_at(header.number + 1, header.timestamp + 1),
+    };
+    let mut pool = Pool::new(
+        PoolConfig::default(),
+        ChainParams {
+            chain_id: spec.chain_id,
+            blobs_allowed: false,
+            head: params(&head),
+        },
+    );
+    // Alice's nonces 0..3, bob's nonce 1 (a gap: queued, not built).
+    for nonce in 0..3 {
+        let tx = eip1559(
+            &alice,
+            nonce,
+            TxKind::Call(bob.address()),
+            U256::from(1u64),
+            Bytes::new(),
+            21_000,
+        );
+        pool.add(tx, node.store()).expect("pool accepts");
+    }
+    let gapped = eip1559(
+        &bob,
+        1,
+        TxKind::Call(alice.address()),
+        U256::from(1u64),
+        Bytes::new(),
+        21_000,
+    );
+    pool.add(gapped, node.store()).expect("queued");
+    assert_eq!((pool.pending_count(), pool.queued_count()), (3, 1));
+
+    let attributes = outrigger_execution::BlockAttributes {
+        timestamp: head.timestamp + 1,
+        beneficiary: Address::repeat_byte(0xfe),
+        gas_limit: head.gas_limit,
+        extra_data: Bytes::new(),
+        prev_randao: B256::ZERO,
+    };
+    let base_fee = params(&head).base_fee;
+    let executed = node
+        .chain
+        .build(&attributes, &mut pool.best_transactions(base_fee))
+        .unwrap();
+    assert_eq!(
+        executed.block.body.transactions.len(),
+        3,
+        "the gapped transaction waits"
+    );
+    node.chain.commit(&executed).unwrap();
+
+    let included: Vec<B256> = executed
+        .block
+        .body
+        .transactions
+        .iter()
+        .map(|tx| *tx.tx_hash())
+        .collect();
+    pool.on_new_block(params(&executed.block.header), &included, node.store())
+        .unwrap();
+    assert_eq!((pool.pending_count(), pool.queued_count()), (0, 1));
+    assert_eq!(
+        node.store()
+            .account(alice.address())
+            .unwrap()
+            .unwrap()
+            .nonce,
+        3
+    );
+}
