@@ -18,6 +18,7 @@ use std::{
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered};
 use alloy_evm::FromRecoveredTx;
+use alloy_genesis::GenesisAccount;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -25,7 +26,7 @@ use outrigger_execution::{
     Block, BlockAttributes, Chain, ExecutedBlock, Header, Store, StoreConfig,
     chain::recover_senders,
     executor::TransactionSource,
-    genesis::{GenesisFile, init_genesis},
+    genesis::{GenesisFile, dev_genesis, init_genesis},
     state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
 };
 use revm::{
@@ -199,37 +200,27 @@ fn workload_txs(
         .collect()
 }
 
-fn genesis_json(signers: &[PrivateKeySigner], token_code: &Bytes) -> String {
-    let mut alloc = serde_json::Map::new();
-    let mut token_storage = serde_json::Map::new();
-    for signer in signers {
-        alloc.insert(
-            signer.address().to_string(),
-            serde_json::json!({ "balance": "0xffffffffffffffffffffffffffff" }),
-        );
-        token_storage.insert(
-            balance_slot(signer.address()).to_string(),
-            serde_json::json!(B256::from(U256::from(1u64 << 60))),
-        );
-    }
-    alloc.insert(
-        TOKEN.to_string(),
-        serde_json::json!({ "balance": "0x0", "code": token_code, "storage": token_storage }),
-    );
-    serde_json::json!({
-        "config": {
-            "chainId": CHAIN_ID, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
-            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0, "istanbulBlock": 0,
-            "berlinBlock": 0, "londonBlock": 0, "terminalTotalDifficulty": 0, "terminalTotalDifficultyPassed": true,
-            "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0, "osakaTime": 0
-        },
-        "gasLimit": "0x2540be400", "baseFeePerGas": "0x7", "difficulty": "0x0", "alloc": alloc,
-    })
-    .to_string()
+fn genesis(signers: &[PrivateKeySigner], token_code: &Bytes) -> GenesisFile {
+    let balance = U256::from(u128::MAX);
+    let funded: Vec<_> = signers.iter().map(|s| (s.address(), balance)).collect();
+    let mut genesis = dev_genesis(CHAIN_ID, 10_000_000_000, &funded);
+    let storage = signers
+        .iter()
+        .map(|s| {
+            (
+                balance_slot(s.address()),
+                B256::from(U256::from(1u64 << 60)),
+            )
+        })
+        .collect();
+    let token = GenesisAccount::default()
+        .with_code(Some(token_code.clone()))
+        .with_storage(Some(storage));
+    genesis.genesis.alloc.insert(TOKEN, token);
+    genesis
 }
 
-fn open(dir: &std::path::Path, genesis: &str) -> Chain {
-    let genesis = GenesisFile::from_json(genesis).expect("genesis");
+fn open(dir: &std::path::Path, genesis: &GenesisFile) -> Chain {
     let spec = Arc::new(genesis.chain_spec());
     let store = Arc::new(Store::open(dir, &StoreConfig::default()).expect("store"));
     init_genesis(&store, &genesis.genesis, &spec).expect("genesis");
@@ -293,7 +284,7 @@ fn raw_revm(
         .with_db(db)
         .modify_cfg_chained(|cfg| cfg.chain_id = CHAIN_ID)
         .modify_block_chained(|block| {
-            block.basefee = 7;
+            block.basefee = 1_000_000_000;
             block.gas_limit = u64::MAX;
         })
         .build_mainnet();
@@ -324,7 +315,7 @@ fn run_workload(
     signers: &[PrivateKeySigner],
     token_code: &Bytes,
 ) {
-    let genesis = genesis_json(signers, token_code);
+    let genesis = genesis(signers, token_code);
     let blocks = workload_txs(kind, args.blocks, args.txs, signers);
     let (raw_time, raw_gas) = raw_revm(&blocks, signers, token_code);
 

@@ -8,6 +8,7 @@ use std::{borrow::Cow, sync::Arc};
 
 use alloy_consensus::{Eip658Value, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip7685::Requests;
+use alloy_evm::block::BlockExecutionResult;
 use alloy_evm::{
     EthEvmFactory, Evm as _, EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor as _, BlockExecutorFactory},
@@ -16,7 +17,7 @@ use alloy_evm::{
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::Address;
 use revm::database::{
-    State,
+    State, WrapDatabaseRef,
     states::{OriginalValuesKnown, bundle_state::BundleRetention},
 };
 
@@ -24,7 +25,7 @@ use crate::{
     block::Block,
     chain_spec::ChainSpec,
     state::{StateChanges, compute_state_update},
-    store::Store,
+    store::{StateReader, Store},
 };
 
 /// What executing a block produced.
@@ -90,10 +91,7 @@ impl Executor {
             senders.len(),
             "one sender per transaction"
         );
-        let mut state = State::builder()
-            .with_database_ref(store.state())
-            .with_bundle_update()
-            .build();
+        let mut state = new_state(store);
         let evm = self
             .factory
             .evm_factory()
@@ -131,15 +129,7 @@ impl Executor {
                 receipt.receipt.status = Eip658Value::PostState(root);
             }
         }
-        state.merge_transitions(BundleRetention::PlainState);
-        let changes = state.take_bundle().to_plain_state(OriginalValuesKnown::Yes);
-        Ok(ExecutionOutput {
-            receipts: result.receipts,
-            gas_used: result.gas_used,
-            blob_gas_used: result.blob_gas_used,
-            requests: result.requests,
-            changes: changes.into(),
-        })
+        Ok(output(&mut state, result))
     }
 
     /// Builds a block body on top of the store's head: pre-execution system
@@ -152,10 +142,7 @@ impl Executor {
         header: &alloy_consensus::Header,
         candidates: &mut dyn TransactionSource,
     ) -> Result<BuiltBlock, BlockExecutionError> {
-        let mut state = State::builder()
-            .with_database_ref(store.state())
-            .with_bundle_update()
-            .build();
+        let mut state = new_state(store);
         let evm = self
             .factory
             .evm_factory()
@@ -188,17 +175,9 @@ impl Executor {
             }
         }
         let result = executor.apply_post_execution_changes()?;
-        state.merge_transitions(BundleRetention::PlainState);
-        let changes = state.take_bundle().to_plain_state(OriginalValuesKnown::Yes);
         Ok(BuiltBlock {
             transactions,
-            output: ExecutionOutput {
-                receipts: result.receipts,
-                gas_used: result.gas_used,
-                blob_gas_used: result.blob_gas_used,
-                requests: result.requests,
-                changes: changes.into(),
-            },
+            output: output(&mut state, result),
         })
     }
 
@@ -235,4 +214,28 @@ pub struct BuiltBlock {
     pub transactions: Vec<Recovered<TxEnvelope>>,
     /// What executing them produced.
     pub output: ExecutionOutput,
+}
+
+/// revm's state over the store's head, collecting changes for the block.
+fn new_state(store: &Store) -> State<WrapDatabaseRef<StateReader<'_>>> {
+    State::builder()
+        .with_database_ref(store.state())
+        .with_bundle_update()
+        .build()
+}
+
+/// The block's output from the executor's result and the state it changed.
+fn output(
+    state: &mut State<WrapDatabaseRef<StateReader<'_>>>,
+    result: BlockExecutionResult<ReceiptEnvelope>,
+) -> ExecutionOutput {
+    state.merge_transitions(BundleRetention::PlainState);
+    let changes = state.take_bundle().to_plain_state(OriginalValuesKnown::Yes);
+    ExecutionOutput {
+        receipts: result.receipts,
+        gas_used: result.gas_used,
+        blob_gas_used: result.blob_gas_used,
+        requests: result.requests,
+        changes: changes.into(),
+    }
 }

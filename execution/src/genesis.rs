@@ -274,3 +274,136 @@ pub fn init_genesis(
     store.commit_block(&block)?;
     Ok(block.hash)
 }
+
+/// A `config` section with every fork up to the latest mainnet fork that
+/// revm supports (Osaka) active from genesis: how a new chain starts.
+pub fn latest_fork_config(chain_id: u64) -> alloy_genesis::ChainConfig {
+    alloy_genesis::ChainConfig {
+        chain_id,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        prague_time: Some(0),
+        osaka_time: Some(0),
+        ..Default::default()
+    }
+}
+
+/// A development genesis: the latest fork from block 0, a 1 gwei initial
+/// base fee, and `funded` accounts with their balances.
+pub fn dev_genesis(chain_id: u64, gas_limit: u64, funded: &[(Address, U256)]) -> GenesisFile {
+    let alloc = funded
+        .iter()
+        .map(|(address, balance)| (*address, GenesisAccount::default().with_balance(*balance)))
+        .collect();
+    let genesis = Genesis {
+        config: latest_fork_config(chain_id),
+        gas_limit,
+        base_fee_per_gas: Some(INITIAL_BASE_FEE as u128),
+        alloc,
+        ..Default::default()
+    };
+    GenesisFile {
+        genesis,
+        outrigger: OutriggerGenesis::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    const GETH_STYLE: &str = r#"{
+        "config": {
+            "chainId": 7777, "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0,
+            "eip158Block": 0, "byzantiumBlock": 0, "constantinopleBlock": 0,
+            "petersburgBlock": 0, "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
+            "terminalTotalDifficulty": 0, "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0
+        },
+        "gasLimit": "0x1c9c380",
+        "baseFeePerGas": "0x7",
+        "timestamp": "0x5",
+        "extraData": "0x0102",
+        "alloc": {
+            "0x00000000000000000000000000000000000000aa": {
+                "balance": "0x10", "nonce": "0x2", "code": "0x6000",
+                "storage": { "0x0000000000000000000000000000000000000000000000000000000000000001": "0x0000000000000000000000000000000000000000000000000000000000000009" }
+            }
+        },
+        "outrigger": { "consensus": "pos", "epochBlocks": 100, "validators": [] }
+    }"#;
+
+    #[test]
+    fn reads_geth_style_genesis_with_outrigger_section() {
+        let file = GenesisFile::from_json(GETH_STYLE).unwrap();
+        assert_eq!(file.genesis.config.chain_id, 7777);
+        assert_eq!(file.outrigger.consensus, ConsensusMode::Pos);
+        assert_eq!(file.outrigger.epoch_blocks, 100);
+        assert!(!file.outrigger.blobs_enabled);
+        let spec = file.chain_spec();
+        assert_eq!(
+            spec.spec_at(0, 5),
+            revm::primitives::hardfork::SpecId::PRAGUE
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let hash = init_genesis(&store, &file.genesis, &spec).unwrap();
+        let header = store.header(0).unwrap().unwrap();
+        assert_eq!(header.hash_slow(), hash);
+        assert_eq!(header.base_fee_per_gas, Some(7));
+        assert_eq!(header.timestamp, 5);
+        assert_eq!(header.extra_data.as_ref(), &[1, 2]);
+        assert_eq!(header.requests_hash, Some(EMPTY_REQUESTS_HASH));
+        let account = store
+            .account(Address::with_last_byte(0xaa))
+            .unwrap()
+            .unwrap();
+        assert_eq!((account.nonce, account.balance), (2, U256::from(16)));
+        assert_eq!(
+            store
+                .storage(Address::with_last_byte(0xaa), B256::with_last_byte(1))
+                .unwrap(),
+            U256::from(9)
+        );
+        // Reopening with the same genesis is fine; another genesis is refused.
+        assert_eq!(init_genesis(&store, &file.genesis, &spec).unwrap(), hash);
+        let mut other = file.genesis.clone();
+        other.timestamp = 6;
+        let err = init_genesis(&store, &other, &spec).unwrap_err();
+        assert!(matches!(err, GenesisError::Mismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_genesis_files_say_what_is_wrong() {
+        let unknown = GETH_STYLE.replace("\"epochBlocks\"", "\"epochBlokcs\"");
+        let err = GenesisFile::from_json(&unknown).unwrap_err().to_string();
+        assert!(
+            err.contains("outrigger section") && err.contains("epochBlokcs"),
+            "{err}"
+        );
+        let err = GenesisFile::from_json("{ not json")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid genesis"), "{err}");
+        let zero_gas = GETH_STYLE.replace("0x1c9c380", "0x0");
+        assert!(
+            GenesisFile::from_json(&zero_gas)
+                .unwrap_err()
+                .to_string()
+                .contains("gasLimit")
+        );
+    }
+}

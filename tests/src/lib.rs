@@ -10,7 +10,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use outrigger_execution::{
     Chain, Store, StoreConfig,
-    genesis::{GenesisFile, init_genesis},
+    genesis::{GenesisFile, dev_genesis, init_genesis},
 };
 
 /// Chain id of the test chains.
@@ -25,36 +25,15 @@ pub fn key(n: u8) -> PrivateKeySigner {
 }
 
 /// A genesis with every fork at 0 and [`SENDERS`] funded accounts (keys 1..=8).
-pub fn load_genesis() -> String {
-    let alloc: serde_json::Map<String, serde_json::Value> = (1..=SENDERS)
-        .map(|n| {
-            let balance = U256::from(10u64).pow(U256::from(24u64));
-            (
-                key(n).address().to_string(),
-                serde_json::json!({ "balance": format!("{balance:#x}") }),
-            )
-        })
-        .collect();
-    serde_json::json!({
-        "config": {
-            "chainId": CHAIN_ID,
-            "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
-            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
-            "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
-            "terminalTotalDifficulty": 0, "terminalTotalDifficultyPassed": true,
-            "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0, "osakaTime": 0
-        },
-        "gasLimit": "0x1c9c380",
-        "baseFeePerGas": "0x3b9aca00",
-        "difficulty": "0x0",
-        "alloc": alloc,
-    })
-    .to_string()
+pub fn load_genesis() -> GenesisFile {
+    let balance = U256::from(10u64).pow(U256::from(24u64));
+    let funded: Vec<_> = (1..=SENDERS).map(|n| (key(n).address(), balance)).collect();
+    dev_genesis(CHAIN_ID, 30_000_000, &funded)
 }
 
 /// Opens (creating if needed) a chain in `dir` with [`load_genesis`].
 pub fn open_chain(dir: &std::path::Path, config: &StoreConfig) -> eyre::Result<Chain> {
-    let genesis = GenesisFile::from_json(&load_genesis())?;
+    let genesis = load_genesis();
     let spec = Arc::new(genesis.chain_spec());
     let store = Arc::new(Store::open(dir, config)?);
     init_genesis(&store, &genesis.genesis, &spec)?;

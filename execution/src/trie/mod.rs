@@ -49,6 +49,27 @@ pub enum TrieError {
     Database(String),
 }
 
+/// Reads the node stored at `path`, checking it is the one `hash` names.
+pub(crate) fn load_node(
+    reader: &impl NodeReader,
+    path: &[u8],
+    hash: B256,
+) -> Result<Vec<u8>, TrieError> {
+    let rlp = reader.node(path)?.ok_or_else(|| TrieError::MissingNode {
+        hash,
+        path: path.to_vec(),
+    })?;
+    let found = keccak256(&rlp);
+    if found != hash {
+        return Err(TrieError::HashMismatch {
+            path: path.to_vec(),
+            expected: hash,
+            found,
+        });
+    }
+    Ok(rlp)
+}
+
 /// Reads stored nodes of one trie by path.
 pub trait NodeReader {
     /// The RLP of the node stored at `path`, if any.
@@ -431,21 +452,7 @@ impl<R: NodeReader> Ctx<'_, R> {
         let Child::Stored(hash) = *child else {
             return Ok(());
         };
-        let rlp = self
-            .reader
-            .node(path)?
-            .ok_or_else(|| TrieError::MissingNode {
-                hash,
-                path: path.to_vec(),
-            })?;
-        let found = keccak256(&rlp);
-        if found != hash {
-            return Err(TrieError::HashMismatch {
-                path: path.to_vec(),
-                expected: hash,
-                found,
-            });
-        }
+        let rlp = load_node(self.reader, path, hash)?;
         self.loaded.insert(path.to_vec());
         *child = Child::Node(Box::new(decode(&rlp, NodeRef::Hash(hash))?));
         Ok(())

@@ -1,7 +1,7 @@
 //! Merkle proofs: the stored nodes on the path from the root to a key, as
 //! `eth_getProof` returns them (inline nodes travel inside their parent).
 
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{B256, Bytes};
 use alloy_trie::EMPTY_ROOT_HASH;
 
 use super::{
@@ -25,19 +25,7 @@ pub fn prove(reader: &impl NodeReader, root: B256, key: &[u8]) -> Result<Vec<Byt
             DecodedChild::Empty => return Ok(proof),
             DecodedChild::Inline(rlp) => rlp,
             DecodedChild::Hash(hash) => {
-                let path = &key[..depth];
-                let rlp = reader.node(path)?.ok_or_else(|| TrieError::MissingNode {
-                    hash,
-                    path: path.to_vec(),
-                })?;
-                let found = keccak256(&rlp);
-                if found != hash {
-                    return Err(TrieError::HashMismatch {
-                        path: path.to_vec(),
-                        expected: hash,
-                        found,
-                    });
-                }
+                let rlp = super::load_node(reader, &key[..depth], hash)?;
                 proof.push(Bytes::from(rlp.clone()));
                 rlp
             }

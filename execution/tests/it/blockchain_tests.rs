@@ -7,15 +7,14 @@
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
 use alloy_consensus::Block as AlloyBlock;
-use alloy_genesis::ChainConfig;
+use alloy_genesis::{ChainConfig, GenesisAccount};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use outrigger_execution::{
-    Block, Chain, ChainSpec, ExecutedBlock, Store, StoreConfig,
-    state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
+    Block, Chain, ChainSpec, ExecutedBlock, Store, StoreConfig, genesis::alloc_changes,
+    state::compute_state_update,
 };
 use rayon::prelude::*;
-use revm::primitives::KECCAK_EMPTY;
 use serde::Deserialize;
 
 use crate::fixtures;
@@ -127,40 +126,26 @@ enum Outcome {
     Failed(String),
 }
 
-fn pre_state_changes(pre: &BTreeMap<Address, FixtureAccount>) -> StateChanges {
-    let mut changes = StateChanges::default();
-    for (address, account) in pre {
-        let code_hash = if account.code.is_empty() {
-            KECCAK_EMPTY
-        } else {
-            keccak256(&account.code)
-        };
-        if !account.code.is_empty() {
-            changes.code.push((code_hash, account.code.clone()));
-        }
-        changes.accounts.push((
-            *address,
-            Some(AccountChange {
-                nonce: account.nonce.to(),
+/// The fixture's pre-state as genesis `alloc` entries, so it goes through
+/// the node's own genesis code.
+fn pre_state_alloc(pre: &BTreeMap<Address, FixtureAccount>) -> BTreeMap<Address, GenesisAccount> {
+    pre.iter()
+        .map(|(address, account)| {
+            let storage = account
+                .storage
+                .iter()
+                .map(|(k, v)| (B256::from(*k), B256::from(*v)))
+                .collect();
+            let genesis = GenesisAccount {
+                nonce: Some(account.nonce.to()),
                 balance: account.balance,
-                code_hash,
-            }),
-        ));
-        let slots: Vec<_> = account
-            .storage
-            .iter()
-            .filter(|(_, v)| !v.is_zero())
-            .map(|(k, v)| (B256::from(*k), *v))
-            .collect();
-        if !slots.is_empty() {
-            changes.storage.push(StorageUpdate {
-                address: *address,
-                wipe: false,
-                slots,
-            });
-        }
-    }
-    changes
+                code: Some(account.code.clone()),
+                storage: Some(storage),
+                ..GenesisAccount::default()
+            };
+            (*address, genesis)
+        })
+        .collect()
 }
 
 fn run_test(name: &str, test: &Test, dir: &Path) -> Outcome {
@@ -191,7 +176,7 @@ fn run_test(name: &str, test: &Test, dir: &Path) -> Outcome {
         let state = compute_state_update(
             &store,
             alloy_trie::EMPTY_ROOT_HASH,
-            pre_state_changes(&test.pre),
+            alloc_changes(&pre_state_alloc(&test.pre)),
         )
         .map_err(|e| e.to_string())?;
         if state.state_root != genesis.header.state_root {

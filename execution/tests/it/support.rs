@@ -10,40 +10,15 @@ use alloy_signer_local::PrivateKeySigner;
 use outrigger_execution::{
     BlockAttributes, Chain, ExecutedBlock, Store, StoreConfig,
     executor::TransactionSource,
-    genesis::{GenesisFile, init_genesis},
+    genesis::{GenesisFile, dev_genesis, init_genesis},
 };
 
 /// Chain id of the test chains.
 pub(crate) const CHAIN_ID: u64 = 1337;
 
 /// A genesis with every fork at 0 and the given funded accounts.
-pub(crate) fn genesis_json(funded: &[(Address, U256)]) -> String {
-    let alloc: serde_json::Map<String, serde_json::Value> = funded
-        .iter()
-        .map(|(a, b)| {
-            (
-                a.to_string(),
-                serde_json::json!({ "balance": format!("{b:#x}") }),
-            )
-        })
-        .collect();
-    serde_json::json!({
-        "config": {
-            "chainId": CHAIN_ID,
-            "homesteadBlock": 0, "eip150Block": 0, "eip155Block": 0, "eip158Block": 0,
-            "byzantiumBlock": 0, "constantinopleBlock": 0, "petersburgBlock": 0,
-            "istanbulBlock": 0, "berlinBlock": 0, "londonBlock": 0,
-            "terminalTotalDifficulty": 0, "terminalTotalDifficultyPassed": true,
-            "shanghaiTime": 0, "cancunTime": 0, "pragueTime": 0, "osakaTime": 0
-        },
-        "gasLimit": "0x1c9c380",
-        "baseFeePerGas": "0x3b9aca00",
-        "difficulty": "0x0",
-        "timestamp": "0x0",
-        "extraData": "0x",
-        "alloc": alloc,
-    })
-    .to_string()
+pub(crate) fn genesis_json(funded: &[(Address, U256)]) -> GenesisFile {
+    dev_genesis(CHAIN_ID, 30_000_000, funded)
 }
 
 /// A chain in a temp dir, initialised from `genesis`.
@@ -55,7 +30,7 @@ pub(crate) struct TestChain {
 }
 
 impl TestChain {
-    pub(crate) fn new(genesis: &str) -> Self {
+    pub(crate) fn new(genesis: &GenesisFile) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let chain = open_chain(dir.path(), genesis);
         Self { _dir: dir, chain }
@@ -86,8 +61,7 @@ impl TestChain {
 }
 
 /// Opens (or reopens) a chain in `dir`.
-pub(crate) fn open_chain(dir: &std::path::Path, genesis: &str) -> Chain {
-    let genesis = GenesisFile::from_json(genesis).expect("genesis");
+pub(crate) fn open_chain(dir: &std::path::Path, genesis: &GenesisFile) -> Chain {
     let spec = Arc::new(genesis.chain_spec());
     let config = StoreConfig {
         sync_writes: false,
