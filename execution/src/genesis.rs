@@ -18,6 +18,7 @@ use crate::{
     chain_spec::ChainSpec,
     state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
     store::{Store, StoreError},
+    trie::{EmptyReader, Trie},
 };
 
 /// Errors reading a genesis or writing block 0.
@@ -184,6 +185,38 @@ pub fn alloc_changes<'a>(
     changes
 }
 
+/// The state root of `alloc`, computed in memory.
+pub fn alloc_state_root(
+    alloc: &std::collections::BTreeMap<Address, GenesisAccount>,
+) -> Result<B256, GenesisError> {
+    let changes = alloc_changes(alloc);
+    let mut storage_roots = std::collections::HashMap::new();
+    for update in &changes.storage {
+        let mut trie = Trie::new(EmptyReader, EMPTY_ROOT_HASH);
+        for (slot, value) in &update.slots {
+            trie.insert(keccak256(slot).as_slice(), alloy_rlp::encode(value))
+                .map_err(StoreError::from)?;
+        }
+        storage_roots.insert(update.address, trie.root());
+    }
+    let mut trie = Trie::new(EmptyReader, EMPTY_ROOT_HASH);
+    for (address, account) in &changes.accounts {
+        let Some(account) = account else { continue };
+        let leaf = alloy_trie::TrieAccount {
+            nonce: account.nonce,
+            balance: account.balance,
+            storage_root: storage_roots
+                .get(address)
+                .copied()
+                .unwrap_or(EMPTY_ROOT_HASH),
+            code_hash: account.code_hash,
+        };
+        trie.insert(keccak256(address).as_slice(), alloy_rlp::encode(leaf))
+            .map_err(StoreError::from)?;
+    }
+    Ok(trie.root())
+}
+
 /// Block 0's header for `genesis` with the given state root: the fields
 /// each fork active at genesis requires are set as geth sets them.
 pub fn genesis_header(genesis: &Genesis, spec: &ChainSpec, state_root: B256) -> Header {
@@ -259,11 +292,7 @@ pub fn init_genesis(
 ) -> Result<B256, GenesisError> {
     if store.head_number()?.is_some() {
         let stored = store.block_hash(0)?.unwrap_or_default();
-        let header = genesis_header(
-            genesis,
-            spec,
-            store.header(0)?.map(|h| h.state_root).unwrap_or_default(),
-        );
+        let header = genesis_header(genesis, spec, alloc_state_root(&genesis.alloc)?);
         let expected = header.hash_slow();
         if stored != expected {
             return Err(GenesisError::Mismatch { stored, expected });
@@ -384,6 +413,20 @@ mod tests {
         other.timestamp = 6;
         let err = init_genesis(&store, &other, &spec).unwrap_err();
         assert!(matches!(err, GenesisError::Mismatch { .. }), "{err}");
+        let mut other = file.genesis.clone();
+        other
+            .alloc
+            .values_mut()
+            .for_each(|a| a.balance += U256::from(1));
+        let err = init_genesis(&store, &other, &spec).unwrap_err();
+        assert!(
+            matches!(err, GenesisError::Mismatch { .. }),
+            "a changed alloc: {err}"
+        );
+        assert_eq!(
+            alloc_state_root(&file.genesis.alloc).unwrap(),
+            header.state_root
+        );
     }
 
     #[test]

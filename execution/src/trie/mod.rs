@@ -243,27 +243,24 @@ impl<R: NodeReader> Trie<R> {
         if value.is_empty() {
             return self.remove(key);
         }
-        let key = node::to_nibbles(key);
-        let mut ctx = Ctx {
-            reader: &self.reader,
-            loaded: &mut self.loaded,
-        };
-        let root = std::mem::take(&mut self.root);
-        let mut path = Vec::with_capacity(key.len());
-        match ctx.insert(root, &mut path, &key, value) {
-            Ok(root) => {
-                self.root = root;
-                Ok(())
-            }
-            Err(e) => {
-                self.poisoned = true;
-                Err(e)
-            }
-        }
+        self.update(key, |ctx, root, path, key| {
+            ctx.insert(root, path, key, value)
+        })
     }
 
     /// Deletes `key`, if present.
     pub fn remove(&mut self, key: &[u8]) -> Result<(), TrieError> {
+        self.update(key, |ctx, root, path, key| {
+            ctx.remove(root, path, key).map(|(root, _)| root)
+        })
+    }
+
+    /// Runs one update from the root; a failure poisons the trie.
+    fn update(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(&mut Ctx<'_, R>, Child, &mut Nibbles, &[u8]) -> Result<Child, TrieError>,
+    ) -> Result<(), TrieError> {
         let key = node::to_nibbles(key);
         let mut ctx = Ctx {
             reader: &self.reader,
@@ -271,8 +268,8 @@ impl<R: NodeReader> Trie<R> {
         };
         let root = std::mem::take(&mut self.root);
         let mut path = Vec::with_capacity(key.len());
-        match ctx.remove(root, &mut path, &key) {
-            Ok((root, _)) => {
+        match f(&mut ctx, root, &mut path, &key) {
+            Ok(root) => {
                 self.root = root;
                 Ok(())
             }
