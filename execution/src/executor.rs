@@ -8,10 +8,9 @@ use std::{borrow::Cow, sync::Arc};
 
 use alloy_consensus::{Eip658Value, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip7685::Requests;
-use alloy_evm::block::BlockExecutionResult;
 use alloy_evm::{
     EthEvmFactory, Evm as _, EvmEnv, EvmFactory,
-    block::{BlockExecutionError, BlockExecutor as _, BlockExecutorFactory},
+    block::{BlockExecutionError, BlockExecutionResult, BlockExecutor as _, BlockExecutorFactory},
     eth::{EthBlockExecutionCtx, EthBlockExecutorFactory, receipt_builder::AlloyReceiptBuilder},
 };
 use alloy_hardforks::EthereumHardforks;
@@ -109,15 +108,20 @@ impl Executor {
         let post_state_roots = !self.spec.is_byzantium_active_at_block(block.header.number);
         executor.apply_pre_execution_changes()?;
         let mut roots = Vec::new();
+        let parent_root = if post_state_roots {
+            store
+                .head_state_root()
+                .map_err(BlockExecutionError::other)?
+        } else {
+            Default::default()
+        };
         for tx in transactions {
             executor.execute_transaction(tx)?;
             if post_state_roots {
                 let db = executor.evm_mut().db_mut();
                 db.merge_transitions(BundleRetention::PlainState);
                 let changes = db.bundle_state.to_plain_state(OriginalValuesKnown::Yes);
-                let root = store
-                    .head_state_root()
-                    .and_then(|parent| compute_state_update(store, parent, changes.into()))
+                let root = compute_state_update(store, parent_root, changes.into())
                     .map_err(BlockExecutionError::other)?
                     .state_root;
                 roots.push(root);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     block::{Block, ExecutedBlock},
     chain_spec::ChainSpec,
-    state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
+    state::{AccountChange, StateChanges, StorageUpdate, apply_slots, compute_state_update},
     store::{Store, StoreError},
     trie::{EmptyReader, Trie},
 };
@@ -193,10 +193,7 @@ pub fn alloc_state_root(
     let mut storage_roots = std::collections::HashMap::new();
     for update in &changes.storage {
         let mut trie = Trie::new(EmptyReader, EMPTY_ROOT_HASH);
-        for (slot, value) in &update.slots {
-            trie.insert(keccak256(slot).as_slice(), alloy_rlp::encode(value))
-                .map_err(StoreError::from)?;
-        }
+        apply_slots(&mut trie, &update.slots)?;
         storage_roots.insert(update.address, trie.root());
     }
     let mut trie = Trie::new(EmptyReader, EMPTY_ROOT_HASH);

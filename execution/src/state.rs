@@ -238,7 +238,11 @@ fn update_storage_trie(
     Ok(trie.commit())
 }
 
-fn apply_slots<R: NodeReader>(trie: &mut Trie<R>, slots: &[(B256, U256)]) -> StoreResult<()> {
+/// Sets (or, for zero, deletes) `slots` in a storage trie.
+pub(crate) fn apply_slots<R: NodeReader>(
+    trie: &mut Trie<R>,
+    slots: &[(B256, U256)],
+) -> StoreResult<()> {
     for (slot, value) in slots {
         let key = keccak256(slot);
         if value.is_zero() {
