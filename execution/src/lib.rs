@@ -1,6 +1,7 @@
 //! Outrigger's execution layer: everything that turns blocks into state.
 //!
 //! - [`block`]: Ethereum-shaped blocks and executed blocks.
+//! - [`call`]: `eth_call` and `eth_estimateGas` on the head state.
 //! - [`chain_spec`] and [`genesis`]: the fork schedule and block 0 from a
 //!   geth-style `genesis.json`.
 //! - [`chain`]: the one import path (checks, execution, commitments) and
@@ -13,6 +14,7 @@
 //! - [`txpool`]: the transaction pool with geth's validation errors.
 
 pub mod block;
+pub mod call;
 pub mod chain;
 pub mod chain_spec;
 pub mod executor;

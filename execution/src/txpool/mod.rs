@@ -111,6 +111,19 @@ pub struct HeadParams {
     pub spec: SpecId,
 }
 
+impl HeadParams {
+    /// The parameters of the block after `head` on the chain `spec`.
+    pub fn after(spec: &crate::ChainSpec, head: &alloy_consensus::Header) -> Self {
+        Self {
+            base_fee: head
+                .next_block_base_fee(spec.base_fee_params())
+                .unwrap_or_default(),
+            block_gas_limit: head.gas_limit,
+            spec: spec.spec_at(head.number + 1, head.timestamp + 1),
+        }
+    }
+}
+
 /// The chain the pool serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainParams {

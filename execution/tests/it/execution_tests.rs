@@ -261,11 +261,7 @@ fn pool_feeds_the_builder_and_forgets_included_transactions() {
     let node = TestChain::new(&genesis);
     let head = node.store().head().unwrap().unwrap();
     let spec = node.chain.spec();
-    let params = |header: &outrigger_execution::Header| HeadParams {
-        base_fee: header.next_block_base_fee(spec.base_fee_params()).unwrap(),
-        block_gas_limit: header.gas_limit,
-        spec: spec.spec_at(header.number + 1, header.timestamp + 1),
-    };
+    let params = |header: &outrigger_execution::Header| HeadParams::after(spec, header);
     let mut pool = Pool::new(
         PoolConfig::default(),
         ChainParams {

@@ -1,6 +1,7 @@
 //! Integration tests of the execution layer, in one binary.
 
 mod blockchain_tests;
+mod call_tests;
 mod execution_tests;
 mod fixtures;
 mod state_root_tests;

@@ -1,0 +1,368 @@
+//! Executing a message against the head state without a signature or a
+//! block, for `eth_call` and `eth_estimateGas`: nothing is written.
+//!
+//! The rules follow geth's: the nonce is not checked, a message that names
+//! no fee runs with a zero base fee (so an unfunded `from` can read state),
+//! and the gas defaults to the block gas limit, capped by the node's RPC gas
+//! cap and the fork's per-transaction cap (EIP-7825).
+
+use alloy_consensus::Header;
+use alloy_eips::{eip2930::AccessList, eip7702::SignedAuthorization};
+use alloy_evm::{EthEvmFactory, Evm as _, EvmFactory as _};
+use alloy_primitives::{Address, Bytes, Log, TxKind, U256};
+use revm::{
+    context::{
+        TxEnv,
+        result::{EVMError, ExecutionResult, InvalidTransaction},
+    },
+    database::CacheDB,
+};
+
+use crate::{
+    executor::Executor,
+    store::{StateReader, Store, StoreError},
+};
+
+/// Gas of a plain value transfer.
+const TRANSFER_GAS: u64 = 21_000;
+
+/// A message to execute: the fields of a transaction, all optional but the
+/// input.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallRequest {
+    /// The sender; the zero address if absent.
+    pub from: Option<Address>,
+    /// The callee; a contract creation if absent.
+    pub to: Option<Address>,
+    /// Gas limit; see [`Executor::call`] for the default.
+    pub gas: Option<u64>,
+    /// Legacy gas price, in wei.
+    pub gas_price: Option<u128>,
+    /// EIP-1559 fee cap, in wei.
+    pub max_fee_per_gas: Option<u128>,
+    /// EIP-1559 tip cap, in wei.
+    pub max_priority_fee_per_gas: Option<u128>,
+    /// Value sent, in wei.
+    pub value: Option<U256>,
+    /// Call data or init code.
+    pub input: Bytes,
+    /// The sender's nonce; only used for the created address.
+    pub nonce: Option<u64>,
+    /// EIP-2930 access list.
+    pub access_list: Option<AccessList>,
+    /// EIP-7702 authorizations.
+    pub authorization_list: Option<Vec<SignedAuthorization>>,
+}
+
+impl CallRequest {
+    /// Whether the message names a fee; without one it runs at zero base fee.
+    fn has_fee(&self) -> bool {
+        self.gas_price.is_some_and(|p| p > 0)
+            || self.max_fee_per_gas.is_some_and(|p| p > 0)
+            || self.max_priority_fee_per_gas.is_some_and(|p| p > 0)
+    }
+}
+
+/// How a message ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// It returned `output` (the created code for a creation).
+    Success {
+        /// Return data.
+        output: Bytes,
+        /// Gas used, after refunds.
+        gas_used: u64,
+        /// Logs it emitted.
+        logs: Vec<Log>,
+    },
+    /// It executed `REVERT` with `output` as the revert data.
+    Revert {
+        /// Revert data: an ABI-encoded `Error(string)`, a `Panic(uint256)`,
+        /// a custom error or nothing.
+        output: Bytes,
+        /// Gas used.
+        gas_used: u64,
+    },
+    /// It stopped exceptionally (out of gas, invalid opcode, …) and used all
+    /// its gas.
+    Halt {
+        /// What stopped it, as geth words it where geth has a word.
+        reason: String,
+        /// Gas used.
+        gas_used: u64,
+    },
+}
+
+impl CallOutcome {
+    /// Whether the message succeeded.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Success { .. })
+    }
+}
+
+/// Why a message could not be executed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The message breaks a transaction rule (funds, gas, fees); the text
+    /// is geth's where geth has one.
+    #[error("{0}")]
+    Invalid(String),
+    /// `eth_estimateGas`: the message fails even with all the gas allowed.
+    #[error("gas required exceeds allowance ({0})")]
+    GasExceedsAllowance(u64),
+    /// `eth_estimateGas`: the message reverts whatever its gas.
+    #[error("execution reverted")]
+    Reverted(CallOutcome),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Executor {
+    /// Executes `request` on the store's head state in the environment of
+    /// the block `header` (the head), without writing anything.
+    ///
+    /// The gas defaults to the smallest of the block gas limit, `gas_cap`
+    /// and the fork's transaction gas cap; a given gas above `gas_cap` is
+    /// lowered to it.
+    pub fn call(
+        &self,
+        store: &Store,
+        header: &Header,
+        request: &CallRequest,
+        gas_cap: u64,
+    ) -> Result<CallOutcome, CallError> {
+        let mut db = CacheDB::new(store.state());
+        let gas = request
+            .gas
+            .unwrap_or_else(|| self.default_call_gas(header, gas_cap))
+            .min(gas_cap);
+        self.call_with_gas(&mut db, header, request, gas)
+    }
+
+    /// Estimates the gas `request` needs on the head state, as geth does:
+    /// a binary search between what it used and the most it may have, to
+    /// within 1.5%.
+    pub fn estimate_gas(
+        &self,
+        store: &Store,
+        header: &Header,
+        request: &CallRequest,
+        gas_cap: u64,
+    ) -> Result<u64, CallError> {
+        let mut db = CacheDB::new(store.state());
+        let mut hi = match request.gas {
+            Some(gas) if gas >= TRANSFER_GAS => gas.min(gas_cap),
+            _ => self.default_call_gas(header, gas_cap),
+        };
+        // The sender cannot pay for more gas than its balance covers.
+        let fee_cap = request
+            .max_fee_per_gas
+            .or(request.gas_price)
+            .unwrap_or_default();
+        if fee_cap > 0 {
+            let from = request.from.unwrap_or_default();
+            let balance = store.account(from)?.map(|a| a.balance).unwrap_or_default();
+            let value = request.value.unwrap_or_default();
+            if value > balance {
+                return Err(CallError::Invalid("insufficient funds for transfer".into()));
+            }
+            let allowance = (balance - value) / U256::from(fee_cap);
+            if allowance < U256::from(hi) {
+                hi = allowance.to::<u64>();
+            }
+        }
+        // A plain transfer to an account without code costs exactly 21000.
+        if request.input.is_empty()
+            && let Some(to) = request.to
+        {
+            let has_code = store
+                .account(to)?
+                .is_some_and(|a| a.code_hash != revm::primitives::KECCAK_EMPTY);
+            if !has_code
+                && self
+                    .call_with_gas(&mut db, header, request, TRANSFER_GAS)
+                    .is_ok_and(|o| o.is_success())
+            {
+                return Ok(TRANSFER_GAS);
+            }
+        }
+        let used = match self.call_with_gas(&mut db, header, request, hi)? {
+            CallOutcome::Success { gas_used, .. } => gas_used,
+            revert @ CallOutcome::Revert { .. } => return Err(CallError::Reverted(revert)),
+            CallOutcome::Halt { .. } => return Err(CallError::GasExceedsAllowance(hi)),
+        };
+        let succeeds = |db: &mut CacheDB<StateReader<'_>>, gas: u64| {
+            match self.call_with_gas(db, header, request, gas) {
+                Ok(outcome) => Ok(outcome.is_success()),
+                // Too little gas for the intrinsic cost or the calldata floor.
+                Err(CallError::Invalid(_)) => Ok(false),
+                Err(other) => Err(other),
+            }
+        };
+        let mut lo = used.saturating_sub(1);
+        // Most messages need little more than they used (the 63/64 rule
+        // withholds some gas from calls): try that first.
+        let optimistic = (used + 2_300) * 64 / 63;
+        if optimistic < hi {
+            if succeeds(&mut db, optimistic)? {
+                hi = optimistic;
+            } else {
+                lo = optimistic;
+            }
+        }
+        while lo + 1 < hi {
+            // Close enough: within 1.5% of the answer (geth's error ratio).
+            if (hi - lo) * 1000 / hi < 15 {
+                break;
+            }
+            let mid = (hi / 2 + lo / 2)
+                .max(lo + 1)
+                .min(lo.saturating_mul(2).max(lo + 1));
+            if succeeds(&mut db, mid)? {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(hi)
+    }
+
+    fn default_call_gas(&self, header: &Header, gas_cap: u64) -> u64 {
+        let env = self.evm_env(header);
+        let tx_cap = if env
+            .cfg_env
+            .spec
+            .is_enabled_in(revm::primitives::hardfork::SpecId::OSAKA)
+        {
+            revm::primitives::eip7825::TX_GAS_LIMIT_CAP
+        } else {
+            u64::MAX
+        };
+        header.gas_limit.min(gas_cap).min(tx_cap)
+    }
+
+    fn call_with_gas(
+        &self,
+        db: &mut CacheDB<StateReader<'_>>,
+        header: &Header,
+        request: &CallRequest,
+        gas: u64,
+    ) -> Result<CallOutcome, CallError> {
+        let mut env = self.evm_env(header);
+        env.cfg_env.disable_nonce_check = true;
+        if !request.has_fee() {
+            env.block_env.basefee = 0;
+        }
+        let caller = request.from.unwrap_or_default();
+        let nonce = match request.nonce {
+            Some(nonce) => nonce,
+            None => revm::database_interface::DatabaseRef::basic_ref(&db.db, caller)?
+                .map_or(0, |a| a.nonce),
+        };
+        let mut builder = TxEnv::builder()
+            .caller(caller)
+            .gas_limit(gas)
+            .kind(request.to.map_or(TxKind::Create, TxKind::Call))
+            .value(request.value.unwrap_or_default())
+            .data(request.input.clone())
+            .nonce(nonce)
+            .chain_id(Some(self.spec().chain_id))
+            .access_list(request.access_list.clone().unwrap_or_default());
+        builder = match (request.max_fee_per_gas, request.max_priority_fee_per_gas) {
+            (None, None) => builder.gas_price(request.gas_price.unwrap_or_default()),
+            (max_fee, tip) => builder
+                .gas_price(
+                    max_fee.unwrap_or(u128::from(env.block_env.basefee) + tip.unwrap_or_default()),
+                )
+                .gas_priority_fee(Some(tip.unwrap_or_default())),
+        };
+        if let Some(authorizations) = &request.authorization_list {
+            builder = builder.authorization_list_signed(authorizations.clone());
+        }
+        let tx = builder.build_fill();
+        let mut evm = EthEvmFactory::default().create_evm(&mut *db, env);
+        let result = match evm.transact_raw(tx) {
+            Ok(result) => result.result,
+            Err(EVMError::Transaction(invalid)) => {
+                return Err(CallError::Invalid(invalid_message(&invalid, caller)));
+            }
+            Err(EVMError::Database(error)) => return Err(CallError::Store(error)),
+            Err(other) => return Err(CallError::Invalid(other.to_string())),
+        };
+        Ok(match result {
+            ExecutionResult::Success {
+                gas, logs, output, ..
+            } => CallOutcome::Success {
+                output: output.into_data(),
+                gas_used: gas.tx_gas_used(),
+                logs,
+            },
+            ExecutionResult::Revert { gas, output, .. } => CallOutcome::Revert {
+                output,
+                gas_used: gas.tx_gas_used(),
+            },
+            ExecutionResult::Halt { reason, gas, .. } => CallOutcome::Halt {
+                reason: halt_message(&reason),
+                gas_used: gas.tx_gas_used(),
+            },
+        })
+    }
+}
+
+/// geth's words for a message that breaks a transaction rule.
+fn invalid_message(invalid: &InvalidTransaction, from: Address) -> String {
+    match invalid {
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!(
+            "insufficient funds for gas * price + value: address {from} have {balance} want {fee}"
+        ),
+        InvalidTransaction::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => {
+            format!("intrinsic gas too low: have {gas_limit}, want {initial_gas}")
+        }
+        InvalidTransaction::GasFloorMoreThanGasLimit {
+            gas_floor,
+            gas_limit,
+        } => {
+            format!("insufficient gas for floor data gas cost: have {gas_limit}, want {gas_floor}")
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => {
+            "max fee per gas less than block base fee".into()
+        }
+        InvalidTransaction::PriorityFeeGreaterThanMaxFee => {
+            "max priority fee per gas higher than max fee per gas".into()
+        }
+        InvalidTransaction::CallerGasLimitMoreThanBlock => "exceeds block gas limit".into(),
+        InvalidTransaction::TxGasLimitGreaterThanCap { gas_limit, cap } => {
+            format!("transaction gas limit too high (cap: {cap}, tx: {gas_limit})")
+        }
+        InvalidTransaction::RejectCallerWithCode => {
+            format!("sender not an eoa: address {from}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// geth's words for an exceptional halt (`vm/errors.go`).
+fn halt_message(reason: &revm::context::result::HaltReason) -> String {
+    use revm::context::result::{HaltReason, OutOfGasError};
+    match reason {
+        HaltReason::OutOfGas(OutOfGasError::InvalidOperand) => "invalid operand".into(),
+        HaltReason::OutOfGas(_) => "out of gas".into(),
+        HaltReason::OpcodeNotFound | HaltReason::InvalidFEOpcode => "invalid opcode".into(),
+        HaltReason::StackUnderflow => "stack underflow".into(),
+        HaltReason::StackOverflow => "stack limit reached 1024 (1023)".into(),
+        HaltReason::InvalidJump => "invalid jump destination".into(),
+        HaltReason::StateChangeDuringStaticCall => "write protection".into(),
+        HaltReason::CallTooDeep => "max call depth exceeded".into(),
+        HaltReason::OutOfFunds => "insufficient balance for transfer".into(),
+        HaltReason::CreateCollision => "contract address collision".into(),
+        HaltReason::CreateContractSizeLimit => "max code size exceeded".into(),
+        HaltReason::CreateContractStartingWithEF => "invalid code: must not begin with 0xef".into(),
+        HaltReason::CreateInitCodeSizeLimit => "max initcode size exceeded".into(),
+        HaltReason::OutOfOffset => "return data out of bounds".into(),
+        other => format!("{other:?}"),
+    }
+}

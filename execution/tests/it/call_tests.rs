@@ -1,0 +1,239 @@
+//! `eth_call` and `eth_estimateGas` semantics on the head state: returns,
+//! reverts with their data, geth's rules for fees and nonces, and gas
+//! estimates that are enough and at most 1.5% too much.
+
+use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
+use outrigger_execution::call::{CallError, CallOutcome, CallRequest};
+
+use crate::support::{TestChain, eip1559, genesis_json, key};
+
+const ETH: u128 = 1_000_000_000_000_000_000;
+const GAS_CAP: u64 = 50_000_000;
+
+fn bytecode(name: &str) -> Vec<u8> {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../data/TestToken.json")).expect("artifact JSON");
+    let hex: Bytes = json[name]["bytecode"].as_str().unwrap().parse().unwrap();
+    hex.to_vec()
+}
+
+fn selector(signature: &str) -> Vec<u8> {
+    keccak256(signature.as_bytes())[..4].to_vec()
+}
+
+fn transfer_data(to: Address, value: u64) -> Bytes {
+    let mut data = selector("transfer(address,uint256)");
+    data.extend_from_slice(&[0u8; 12]);
+    data.extend_from_slice(to.as_slice());
+    data.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
+    data.into()
+}
+
+/// A chain where key 1 deployed TestToken (supply 1000) and Ephemeral.
+fn setup() -> (TestChain, Address, Address) {
+    let alice = key(1);
+    let node = TestChain::new(&genesis_json(&[(alice.address(), U256::from(100 * ETH))]));
+    let mut deploy = bytecode("TestToken");
+    deploy.extend_from_slice(&U256::from(1000).to_be_bytes::<32>());
+    node.build(vec![
+        eip1559(
+            &alice,
+            0,
+            TxKind::Create,
+            U256::ZERO,
+            deploy.into(),
+            1_000_000,
+        ),
+        eip1559(
+            &alice,
+            1,
+            TxKind::Create,
+            U256::ZERO,
+            bytecode("Ephemeral").into(),
+            1_000_000,
+        ),
+    ]);
+    (node, alice.address().create(0), alice.address().create(1))
+}
+
+fn call(node: &TestChain, request: &CallRequest) -> Result<CallOutcome, CallError> {
+    let head = node.store().head().unwrap().unwrap();
+    node.chain
+        .executor()
+        .call(node.store(), &head, request, GAS_CAP)
+}
+
+fn estimate(node: &TestChain, request: &CallRequest) -> Result<u64, CallError> {
+    let head = node.store().head().unwrap().unwrap();
+    node.chain
+        .executor()
+        .estimate_gas(node.store(), &head, request, GAS_CAP)
+}
+
+#[test]
+fn calls_return_revert_and_need_no_funds_without_a_fee() {
+    let (node, token, ephemeral) = setup();
+    let alice = key(1).address();
+    // A view call from an account that does not exist: no fee, no funds needed.
+    let mut balance_of = selector("balanceOf(address)");
+    balance_of.extend_from_slice(&[0u8; 12]);
+    balance_of.extend_from_slice(alice.as_slice());
+    let outcome = call(
+        &node,
+        &CallRequest {
+            from: Some(Address::repeat_byte(0x99)),
+            to: Some(token),
+            input: balance_of.into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let CallOutcome::Success { output, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(U256::from_be_slice(&output), U256::from(1000));
+
+    // A revert carries its data: Error("always fails").
+    let outcome = call(
+        &node,
+        &CallRequest {
+            to: Some(ephemeral),
+            input: selector("fail()").into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let CallOutcome::Revert { output, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(&output[..4], &[0x08, 0xc3, 0x79, 0xa0]);
+    assert!(output.windows(12).any(|w| w == b"always fails"));
+
+    // A call does not change state, and ignores the nonce.
+    let moved = call(
+        &node,
+        &CallRequest {
+            from: Some(alice),
+            to: Some(token),
+            input: transfer_data(Address::repeat_byte(2), 10),
+            nonce: Some(0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(moved.is_success(), "{moved:?}");
+    assert_eq!(
+        node.store()
+            .storage(
+                token,
+                keccak256(
+                    [
+                        [0u8; 12].as_slice(),
+                        Address::repeat_byte(2).as_slice(),
+                        &[0u8; 32]
+                    ]
+                    .concat()
+                )
+            )
+            .unwrap(),
+        U256::ZERO
+    );
+
+    // With a fee, the sender must afford it: geth's words.
+    let error = call(
+        &node,
+        &CallRequest {
+            from: Some(Address::repeat_byte(0x99)),
+            to: Some(token),
+            max_fee_per_gas: Some(1_000_000_000_000),
+            gas: Some(100_000),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("insufficient funds for gas * price + value"),
+        "{error}"
+    );
+}
+
+#[test]
+fn estimates_are_enough_and_tight() {
+    let (node, token, ephemeral) = setup();
+    let alice = key(1);
+    // A plain transfer is exactly 21000.
+    let transfer = CallRequest {
+        from: Some(alice.address()),
+        to: Some(Address::repeat_byte(3)),
+        value: Some(U256::from(1)),
+        ..Default::default()
+    };
+    assert_eq!(estimate(&node, &transfer).unwrap(), 21_000);
+
+    // An ERC20 transfer: the estimate succeeds as the gas limit, within 1.5%
+    // of the least that works.
+    let request = CallRequest {
+        from: Some(alice.address()),
+        to: Some(token),
+        input: transfer_data(Address::repeat_byte(4), 5),
+        ..Default::default()
+    };
+    let estimated = estimate(&node, &request).unwrap();
+    let at = |gas| {
+        call(
+            &node,
+            &CallRequest {
+                gas: Some(gas),
+                ..request.clone()
+            },
+        )
+        .map(|o| o.is_success())
+        .unwrap_or(false)
+    };
+    assert!(at(estimated), "the estimate {estimated} is not enough");
+    let least = (21_000..=estimated).find(|g| at(*g)).unwrap();
+    assert!(
+        estimated - least <= estimated * 15 / 1000,
+        "estimate {estimated} vs least {least}"
+    );
+    // Sending it with that gas works in a real block.
+    let executed = node.build(vec![eip1559(
+        &alice,
+        2,
+        TxKind::Call(token),
+        U256::ZERO,
+        request.input.clone(),
+        estimated,
+    )]);
+    assert_eq!(executed.block.body.transactions.len(), 1);
+    assert!(alloy_consensus::TxReceipt::status(&executed.receipts[0]));
+
+    // A message that always reverts: the revert, with its data.
+    let error = estimate(
+        &node,
+        &CallRequest {
+            from: Some(alice.address()),
+            to: Some(ephemeral),
+            input: selector("fail()").into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, CallError::Reverted(CallOutcome::Revert { .. })),
+        "{error:?}"
+    );
+    // More value than the balance.
+    let error = estimate(
+        &node,
+        &CallRequest {
+            value: Some(U256::from(1000 * ETH)),
+            max_fee_per_gas: Some(1_000_000_000),
+            ..transfer
+        },
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("insufficient funds"), "{error}");
+}
