@@ -23,6 +23,10 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so'; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libclang-dev >/dev/null
 fi
 
+# The real clients the tests drive the node with (web3.py, cast), pinned.
+step "client tools"
+./scripts/tools.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -1,4 +1,30 @@
-//! The `outrigger` node: CLI, configuration, wiring of storage, executor,
-//! txpool, consensus, p2p, JSON-RPC and metrics.
+//! The `outrigger` node: command line, configuration, and the wiring of
+//! storage, executor, txpool, block sealing, JSON-RPC and metrics.
 //!
-//! Not built yet: see the binary issue.
+//! - [`cli`]: the commands and flags.
+//! - [`config`]: every setting with its default; file, environment, flags.
+//! - [`node`]: [`node::launch`] wires a node and returns its handle.
+//! - [`sealer`]: block production for a single-validator chain.
+//! - [`rpc`]: the Ethereum JSON-RPC server.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`keys`]: the validator key file.
+//! - [`dev`]: the development chain and its test accounts.
+
+pub mod cli;
+pub mod config;
+pub mod dev;
+pub mod keys;
+pub mod metrics;
+pub mod node;
+pub mod rpc;
+pub mod sealer;
+
+/// `outrigger/v<version>/<os>-<arch>`, as `web3_clientVersion` reports it.
+pub fn client_version() -> String {
+    format!(
+        "outrigger/v{}/{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}

@@ -1,3 +1,6 @@
 //! Tests across crates and processes, in one binary.
 
+mod cli;
+mod clients;
 mod crash;
+mod node_rpc;

@@ -1,0 +1,128 @@
+//! The `outrigger` command line.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{LogFormat, Overrides};
+
+/// Outrigger: an EVM sidechain validator client.
+#[derive(Debug, Parser)]
+#[command(name = "outrigger", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node. With --dev: a throwaway single-validator chain with ten
+    /// funded test accounts (anvil's), sealing a block every --block-time-ms.
+    /// Without: the node of an initialised data dir (see `init`).
+    Node(NodeArgs),
+    /// Prepare a data dir: write the genesis and block 0.
+    Init(InitArgs),
+    /// Manage the validator's ed25519 signing key.
+    Keys {
+        /// What to do with the key.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// Flags of `outrigger node`; each overrides its config key.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Development chain: the test mnemonic's ten accounts funded (or the
+    /// chain of --genesis), in a temporary data dir unless --data-dir is given.
+    #[arg(long)]
+    pub dev: bool,
+    /// A geth-style genesis.json for the --dev chain (block 0 is exactly it).
+    #[arg(long, value_name = "FILE", requires = "dev")]
+    pub genesis: Option<PathBuf>,
+    /// TOML configuration file; see deploy/node.example.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory [config: data_dir; default ./data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Milliseconds between blocks; 0 seals as soon as a transaction
+    /// arrives [config: block.time_ms; default 1000].
+    #[arg(long, value_name = "N")]
+    pub block_time_ms: Option<u64>,
+    /// JSON-RPC listen address, HTTP and WebSocket [config: rpc.addr;
+    /// default 127.0.0.1:8545].
+    #[arg(long, value_name = "ADDR")]
+    pub rpc_addr: Option<SocketAddr>,
+    /// Prometheus metrics listen address [config: metrics.addr; default
+    /// 127.0.0.1:9615].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log format [config: log.format; default text].
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl NodeArgs {
+    /// The flags as configuration overrides.
+    pub fn overrides(&self) -> Overrides {
+        let mut overrides = Overrides::default();
+        overrides.set(
+            "data_dir",
+            self.data_dir.as_ref().map(|d| d.display().to_string()),
+        );
+        overrides.set("block.time_ms", self.block_time_ms);
+        overrides.set("rpc.addr", self.rpc_addr.map(|a| a.to_string()));
+        overrides.set("metrics.addr", self.metrics_addr.map(|a| a.to_string()));
+        overrides.set(
+            "log.format",
+            self.log_format.map(|f| match f {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            }),
+        );
+        overrides
+    }
+}
+
+/// Flags of `outrigger init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The geth-style genesis.json (with an optional `outrigger` section).
+    #[arg(long, value_name = "FILE")]
+    pub genesis: PathBuf,
+    /// The data directory to prepare.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+/// `outrigger keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a new validator key (file mode 0600); never overwrites one.
+    Generate(KeyFileArgs),
+    /// Print the public key of a validator key file.
+    Show(KeyFileArgs),
+}
+
+/// Where the key file is.
+#[derive(Debug, Args)]
+pub struct KeyFileArgs {
+    /// The key file [default: DATA_DIR/validator.key].
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The data directory holding validator.key.
+    #[arg(long, value_name = "DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+impl KeyFileArgs {
+    /// The key file's path.
+    pub fn path(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::keys::VALIDATOR_KEY_FILE))
+    }
+}

@@ -1,0 +1,135 @@
+//! The `outrigger` binary.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use eyre::Context as _;
+use outrigger_node::{
+    cli::{Cli, Command, KeysCommand, NodeArgs},
+    config::{LogFormat, NodeConfig},
+    dev,
+    keys::ValidatorKey,
+    node,
+};
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> eyre::Result<()> {
+    match cli.command {
+        Command::Node(args) => run_node(args),
+        Command::Init(args) => {
+            let json = std::fs::read_to_string(&args.genesis)
+                .wrap_err_with(|| format!("reading {}", args.genesis.display()))?;
+            let genesis = node::init_data_dir(&args.data_dir, &json)?;
+            println!(
+                "initialised {} for chain {}",
+                args.data_dir.display(),
+                genesis.genesis.config.chain_id
+            );
+            Ok(())
+        }
+        Command::Keys { command } => match command {
+            KeysCommand::Generate(args) => {
+                let path = args.path();
+                let key = ValidatorKey::generate();
+                key.write_new(&path)?;
+                println!("wrote {} (mode 0600)", path.display());
+                println!("public key: {}", key.public_hex());
+                Ok(())
+            }
+            KeysCommand::Show(args) => {
+                let key = ValidatorKey::read(&args.path())?;
+                println!("{}", key.public_hex());
+                Ok(())
+            }
+        },
+    }
+}
+
+fn run_node(args: NodeArgs) -> eyre::Result<()> {
+    let mut config = NodeConfig::load(args.config.as_deref(), &args.overrides())?;
+    init_logs(&config)?;
+    // A --dev chain without a data dir lives in a temporary one, removed
+    // at exit, as anvil's state is.
+    let _temporary = if args.dev && args.data_dir.is_none() && args.config.is_none() {
+        let dir = tempfile::Builder::new()
+            .prefix("outrigger-dev-")
+            .tempdir()?;
+        config.data_dir = dir.path().to_path_buf();
+        Some(dir)
+    } else {
+        None
+    };
+    let mut accounts = Vec::new();
+    if args.dev {
+        let json = match &args.genesis {
+            Some(file) => std::fs::read_to_string(file)
+                .wrap_err_with(|| format!("reading {}", file.display()))?,
+            None => {
+                accounts = dev::dev_accounts(dev::DEV_ACCOUNTS)?;
+                dev::dev_genesis_json(&accounts)?
+            }
+        };
+        node::init_data_dir(&config.data_dir, &json)?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("outrigger")
+        .build()?;
+    runtime.block_on(async move {
+        let mut handle = node::launch(config).await?;
+        if !accounts.is_empty() {
+            println!("{}", dev::banner(&accounts, handle.rpc_addr));
+        }
+        let outcome = tokio::select! {
+            signal = shutdown_signal() => {
+                info!(target: "node", signal, "shutting down");
+                Ok(())
+            }
+            error = handle.failed() => Err(error),
+        };
+        handle.shutdown().await;
+        outcome
+    })
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
+
+fn init_logs(config: &NodeConfig) -> eyre::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) if !filter.is_empty() => EnvFilter::try_new(filter),
+        _ => EnvFilter::try_new(&config.log.filter),
+    }
+    .map_err(|e| eyre::eyre!("invalid configuration: log.filter: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! One plain function wires a node: the store and genesis, the chain, the
+//! pool, the block sealer, the JSON-RPC server and the metrics endpoint.
+//! It returns a handle whose `shutdown()` stops them in order.
+
+use std::{net::SocketAddr, path::Path, sync::Arc};
+
+use eyre::{Context as _, bail};
+use outrigger_execution::{
+    Chain, Store, StoreConfig,
+    genesis::{GenesisFile, init_genesis},
+    txpool::{ChainParams, HeadParams, Pool},
+};
+use parking_lot::Mutex;
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
+use tracing::info;
+
+use crate::{config::NodeConfig, metrics::Metrics, rpc, sealer};
+
+/// File name of the genesis inside a data dir.
+pub const GENESIS_FILE: &str = "genesis.json";
+/// Folder of the database inside a data dir.
+pub const DB_DIR: &str = "db";
+
+/// What the RPC server and the sealer share.
+#[derive(Debug)]
+pub struct NodeState {
+    /// The chain: store, spec and executor.
+    pub chain: Chain,
+    /// The transaction pool, behind a lock held only briefly.
+    pub pool: Mutex<Pool>,
+    /// Woken when a transaction enters the pool (for instant sealing).
+    pub tx_arrived: Notify,
+    /// The node's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The configuration the node started with.
+    pub config: NodeConfig,
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct NodeHandle {
+    /// Where JSON-RPC listens (the port is resolved when `:0` was asked).
+    pub rpc_addr: SocketAddr,
+    /// Where metrics are served, if enabled.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The shared state.
+    pub state: Arc<NodeState>,
+    shutdown: watch::Sender<bool>,
+    rpc: jsonrpsee::server::ServerHandle,
+    sealer: JoinHandle<eyre::Result<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    /// Stops sealing, then the servers, and waits for them; the store closes
+    /// when the last reference goes.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.rpc.stop();
+        self.rpc.stopped().await;
+        if !self.sealer.is_finished() {
+            let _ = self.sealer.await;
+        }
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        info!(target: "node", "stopped");
+    }
+
+    /// Resolves when block production stops by itself, which only a fatal
+    /// error (a failing disk) does; returns that error.
+    pub async fn failed(&mut self) -> eyre::Report {
+        match (&mut self.sealer).await {
+            Ok(Ok(())) => eyre::eyre!("block production stopped"),
+            Ok(Err(error)) => error,
+            Err(error) => eyre::eyre!("block production panicked: {error}"),
+        }
+    }
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Writes `genesis` into a new data dir: the genesis file and block 0.
+/// Refuses a data dir that already holds a different chain.
+pub fn init_data_dir(data_dir: &Path, genesis_json: &str) -> eyre::Result<GenesisFile> {
+    let genesis = GenesisFile::from_json(genesis_json).wrap_err("reading the genesis")?;
+    std::fs::create_dir_all(data_dir)
+        .wrap_err_with(|| format!("creating data dir {}", data_dir.display()))?;
+    let path = data_dir.join(GENESIS_FILE);
+    if path.exists() {
+        let existing = std::fs::read_to_string(&path)?;
+        let existing = GenesisFile::from_json(&existing)
+            .wrap_err_with(|| format!("reading {}", path.display()))?;
+        if existing.genesis != genesis.genesis || existing.outrigger != genesis.outrigger {
+            bail!(
+                "data dir {} already holds another genesis; use a new data dir",
+                data_dir.display()
+            );
+        }
+    } else {
+        std::fs::write(&path, genesis_json)
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
+    }
+    let spec = genesis.chain_spec();
+    let store = Store::open(&data_dir.join(DB_DIR), &StoreConfig::default())?;
+    init_genesis(&store, &genesis.genesis, &spec)?;
+    Ok(genesis)
+}
+
+/// Starts a node on an initialised data dir.
+pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
+    let data_dir = &config.data_dir;
+    let genesis_path = data_dir.join(GENESIS_FILE);
+    if !genesis_path.is_file() {
+        bail!(
+            "data dir {} is not initialised: run `outrigger init --genesis FILE --data-dir {}`",
+            data_dir.display(),
+            data_dir.display()
+        );
+    }
+    let genesis = GenesisFile::load(&genesis_path)
+        .wrap_err_with(|| format!("reading {}", genesis_path.display()))?;
+    if genesis.outrigger.validators.len() > 1 {
+        bail!(
+            "genesis lists {} validators; this version runs single-validator chains only",
+            genesis.outrigger.validators.len()
+        );
+    }
+    let spec = Arc::new(genesis.chain_spec());
+    let store_config = StoreConfig {
+        sync_writes: config.storage.sync_writes,
+        cache_bytes: config.storage.cache_mb << 20,
+    };
+    let store = Arc::new(
+        Store::open(&data_dir.join(DB_DIR), &store_config)
+            .wrap_err_with(|| format!("opening the database in {}", data_dir.display()))?,
+    );
+    let genesis_hash = init_genesis(&store, &genesis.genesis, &spec)?;
+    let chain = Chain::new(store.clone(), spec.clone());
+    let head = store
+        .head()?
+        .ok_or_else(|| eyre::eyre!("the database has no head block"))?;
+    let pool = Pool::new(
+        config.txpool.pool_config(),
+        ChainParams {
+            chain_id: spec.chain_id,
+            blobs_allowed: spec.blobs_enabled,
+            head: HeadParams::after(&spec, &head),
+        },
+    );
+    let metrics = Arc::new(Metrics::new()?);
+    metrics
+        .height
+        .set(i64::try_from(head.number).unwrap_or(i64::MAX));
+    info!(
+        target: "node",
+        chain_id = spec.chain_id,
+        genesis = %genesis_hash,
+        head = head.number,
+        data_dir = %data_dir.display(),
+        "opened chain"
+    );
+    let state = Arc::new(NodeState {
+        chain,
+        pool: Mutex::new(pool),
+        tx_arrived: Notify::new(),
+        metrics: metrics.clone(),
+        config: config.clone(),
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let metrics_addr = if config.metrics.enabled {
+        let listener = crate::metrics::bind(config.metrics.addr).await?;
+        let addr = listener.local_addr()?;
+        tasks.push(tokio::spawn(crate::metrics::serve(
+            listener,
+            metrics,
+            shutdown_rx.clone(),
+        )));
+        info!(target: "node", %addr, "metrics at http://{addr}/metrics");
+        Some(addr)
+    } else {
+        None
+    };
+    let (rpc, rpc_addr) = rpc::start(state.clone()).await?;
+    info!(target: "node", addr = %rpc_addr, "JSON-RPC (HTTP and WebSocket) on {rpc_addr}");
+    let sealer = tokio::spawn(sealer::run(state.clone(), shutdown_rx));
+    Ok(NodeHandle {
+        rpc_addr,
+        metrics_addr,
+        state,
+        shutdown,
+        rpc,
+        sealer,
+        tasks,
+    })
+}

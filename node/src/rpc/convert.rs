@@ -1,0 +1,141 @@
+//! From stored blocks, transactions and receipts to the JSON objects of the
+//! Ethereum RPC (alloy's RPC types, so the shapes are geth's).
+
+use alloy_consensus::{ReceiptEnvelope, Transaction as _, TxEnvelope, transaction::Recovered};
+use alloy_eips::Encodable2718 as _;
+use alloy_primitives::{Address, B256, U256};
+use alloy_rpc_types_eth::{Block, BlockTransactions, Header, Log, Transaction, TransactionReceipt};
+use outrigger_execution::{Block as ChainBlock, Store};
+
+use super::error::RpcResult;
+
+/// A stored block with everything its RPC forms need.
+pub(super) struct StoredBlock {
+    /// The block.
+    pub(super) block: ChainBlock,
+    /// Its hash.
+    pub(super) hash: B256,
+    /// The sender of each transaction.
+    pub(super) senders: Vec<Address>,
+}
+
+impl StoredBlock {
+    /// Reads block `number` from `store`.
+    pub(super) fn read(store: &Store, number: u64) -> RpcResult<Option<Self>> {
+        let (Some(block), Some(hash), Some(senders)) = (
+            store.block(number)?,
+            store.block_hash(number)?,
+            store.senders(number)?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            block,
+            hash,
+            senders,
+        }))
+    }
+
+    /// The RPC form of transaction `index`.
+    pub(super) fn transaction(&self, index: usize) -> Option<Transaction> {
+        let tx = self.block.body.transactions.get(index)?;
+        let header = &self.block.header;
+        Some(Transaction {
+            inner: Recovered::new_unchecked(tx.clone(), *self.senders.get(index)?),
+            block_hash: Some(self.hash),
+            block_number: Some(header.number),
+            transaction_index: Some(index as u64),
+            effective_gas_price: Some(tx.effective_gas_price(header.base_fee_per_gas)),
+            block_timestamp: Some(header.timestamp),
+        })
+    }
+
+    /// The RPC form of the block, with full transactions or their hashes.
+    pub(super) fn rpc_block(&self, full: bool) -> Block {
+        let txs = &self.block.body.transactions;
+        let transactions = if full {
+            BlockTransactions::Full((0..txs.len()).filter_map(|i| self.transaction(i)).collect())
+        } else {
+            BlockTransactions::Hashes(txs.iter().map(|tx| *tx.tx_hash()).collect())
+        };
+        let size = alloy_rlp::Encodable::length(&self.block);
+        Block {
+            header: Header {
+                hash: self.hash,
+                inner: self.block.header.clone(),
+                total_difficulty: Some(self.block.header.difficulty),
+                size: Some(U256::from(size)),
+            },
+            uncles: Vec::new(),
+            transactions,
+            withdrawals: self.block.body.withdrawals.clone(),
+        }
+    }
+
+    /// The RPC receipts of the block's transactions, given its stored
+    /// receipts.
+    pub(super) fn rpc_receipts(&self, receipts: &[ReceiptEnvelope]) -> Vec<TransactionReceipt> {
+        let header = &self.block.header;
+        let mut log_index = 0u64;
+        let mut previous_cumulative = 0u64;
+        let mut out = Vec::with_capacity(receipts.len());
+        for (index, (receipt, tx)) in receipts
+            .iter()
+            .zip(&self.block.body.transactions)
+            .enumerate()
+        {
+            let from = self.senders.get(index).copied().unwrap_or_default();
+            let tx_hash = *tx.tx_hash();
+            let cumulative = receipt.cumulative_gas_used();
+            let gas_used = cumulative - previous_cumulative;
+            previous_cumulative = cumulative;
+            let inner = receipt.clone().map_logs(|log| {
+                let rpc = Log {
+                    inner: log,
+                    block_hash: Some(self.hash),
+                    block_number: Some(header.number),
+                    block_timestamp: Some(header.timestamp),
+                    transaction_hash: Some(tx_hash),
+                    transaction_index: Some(index as u64),
+                    log_index: Some(log_index),
+                    removed: false,
+                };
+                log_index += 1;
+                rpc
+            });
+            let contract_address = tx.kind().is_create().then(|| from.create(tx.nonce()));
+            out.push(TransactionReceipt {
+                inner,
+                transaction_hash: tx_hash,
+                transaction_index: Some(index as u64),
+                block_hash: Some(self.hash),
+                block_number: Some(header.number),
+                gas_used,
+                effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
+                blob_gas_used: None,
+                blob_gas_price: None,
+                from,
+                to: tx.to(),
+                contract_address,
+            });
+        }
+        out
+    }
+}
+
+/// The RPC form of a pooled (pending) transaction.
+pub(super) fn pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
+    Transaction {
+        inner: tx.clone(),
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        effective_gas_price: None,
+        block_timestamp: None,
+    }
+}
+
+/// The EIP-2718 encoding of a transaction, for `eth_getRawTransaction*`.
+pub(super) fn raw_transaction(tx: &TxEnvelope) -> alloy_primitives::Bytes {
+    tx.encoded_2718().into()
+}

@@ -1,0 +1,589 @@
+//! The `eth`, `net` and `web3` methods. State is read at the head only (the
+//! node keeps no historical state yet); blocks, transactions, receipts and
+//! logs at any height.
+
+use std::sync::Arc;
+
+use alloy_eips::{BlockId, BlockNumberOrTag, eip1898::RpcBlockHash};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256};
+use alloy_rpc_types_eth::{
+    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
+};
+use jsonrpsee::{RpcModule, proc_macros::rpc};
+use outrigger_execution::{Header, call::CallRequest, txpool::validate_stateless};
+
+use super::{
+    convert::{StoredBlock, pending_transaction, raw_transaction},
+    error::{RpcError, RpcResult},
+    fees, logs,
+};
+use crate::node::NodeState;
+
+/// The methods of the `eth`, `net` and `web3` namespaces this node serves.
+#[rpc(server)]
+pub trait EthRpc {
+    /// EIP-155 chain id.
+    #[method(name = "eth_chainId")]
+    fn chain_id(&self) -> RpcResult<U64>;
+    /// Number of the head block.
+    #[method(name = "eth_blockNumber")]
+    fn block_number(&self) -> RpcResult<U64>;
+    /// Balance of an account, in wei.
+    #[method(name = "eth_getBalance")]
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Nonce of an account; with `pending`, counting its pooled transactions.
+    #[method(name = "eth_getTransactionCount")]
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    /// Code of an account.
+    #[method(name = "eth_getCode")]
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+    /// One storage slot of an account.
+    #[method(name = "eth_getStorageAt")]
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    /// Account and storage proofs (EIP-1186).
+    #[method(name = "eth_getProof", blocking)]
+    fn proof(
+        &self,
+        address: Address,
+        slots: Vec<U256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse>;
+    /// Executes a message without creating a transaction.
+    #[method(name = "eth_call", blocking)]
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<serde_json::Value>,
+    ) -> RpcResult<Bytes>;
+    /// Gas a message needs.
+    #[method(name = "eth_estimateGas", blocking)]
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<serde_json::Value>,
+    ) -> RpcResult<U64>;
+    /// Submits a signed transaction to the pool.
+    #[method(name = "eth_sendRawTransaction", blocking)]
+    fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
+    /// A transaction, included or pooled.
+    #[method(name = "eth_getTransactionByHash")]
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+    /// The EIP-2718 bytes of a transaction, included or pooled.
+    #[method(name = "eth_getRawTransactionByHash")]
+    fn raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>>;
+    /// A transaction by block hash and index.
+    #[method(name = "eth_getTransactionByBlockHashAndIndex")]
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
+    /// A transaction by block number and index.
+    #[method(name = "eth_getTransactionByBlockNumberAndIndex")]
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>>;
+    /// The receipt of an included transaction.
+    #[method(name = "eth_getTransactionReceipt")]
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+    /// Every receipt of a block.
+    #[method(name = "eth_getBlockReceipts")]
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+    /// A block by number or tag.
+    #[method(name = "eth_getBlockByNumber")]
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
+    /// A block by hash.
+    #[method(name = "eth_getBlockByHash")]
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
+    /// Transactions in a block, by number.
+    #[method(name = "eth_getBlockTransactionCountByNumber")]
+    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
+    -> RpcResult<Option<U64>>;
+    /// Transactions in a block, by hash.
+    #[method(name = "eth_getBlockTransactionCountByHash")]
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// Uncles of a block: always none.
+    #[method(name = "eth_getUncleCountByBlockNumber")]
+    fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>>;
+    /// Uncles of a block: always none.
+    #[method(name = "eth_getUncleCountByBlockHash")]
+    fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+    /// A gas price that gets a transaction included soon: base fee + tip.
+    #[method(name = "eth_gasPrice")]
+    fn gas_price(&self) -> RpcResult<U256>;
+    /// A priority fee that gets a transaction included soon.
+    #[method(name = "eth_maxPriorityFeePerGas")]
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+    /// Base fees, gas use and tip percentiles of recent blocks.
+    #[method(name = "eth_feeHistory", blocking)]
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+    /// Logs matching a filter, within the configured limits.
+    #[method(name = "eth_getLogs", blocking)]
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    /// Whether the node is catching up: a single-validator node never is.
+    #[method(name = "eth_syncing")]
+    fn syncing(&self) -> RpcResult<bool>;
+    /// Accounts the node signs for: none, keys stay with the wallet.
+    #[method(name = "eth_accounts")]
+    fn accounts(&self) -> RpcResult<Vec<Address>>;
+    /// The chain id, in decimal.
+    #[method(name = "net_version")]
+    fn net_version(&self) -> RpcResult<String>;
+    /// Whether the node accepts connections.
+    #[method(name = "net_listening")]
+    fn net_listening(&self) -> RpcResult<bool>;
+    /// Connected peers.
+    #[method(name = "net_peerCount")]
+    fn net_peer_count(&self) -> RpcResult<U64>;
+    /// `outrigger/v<version>/<os>-<arch>`.
+    #[method(name = "web3_clientVersion")]
+    fn client_version(&self) -> RpcResult<String>;
+    /// keccak256 of the input.
+    #[method(name = "web3_sha3")]
+    fn sha3(&self, data: Bytes) -> RpcResult<B256>;
+}
+
+/// The handlers, over the node's shared state.
+pub(crate) struct EthApi {
+    state: Arc<NodeState>,
+}
+
+/// The module of every method, for the server.
+pub(crate) fn module(state: Arc<NodeState>) -> eyre::Result<RpcModule<EthApi>> {
+    Ok(EthApi { state }.into_rpc())
+}
+
+impl EthApi {
+    fn store(&self) -> &outrigger_execution::Store {
+        self.state.chain.store()
+    }
+
+    fn head(&self) -> RpcResult<Header> {
+        self.store()
+            .head()?
+            .ok_or_else(|| RpcError::Internal("no head block".into()))
+    }
+
+    /// The number a tag or number names, if that block exists.
+    fn resolve_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<u64>> {
+        let head = self.head()?.number;
+        Ok(match number {
+            // One block per height, final when sealed: every tag is the head.
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Pending
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized => Some(head),
+            BlockNumberOrTag::Earliest => Some(0),
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+        })
+    }
+
+    /// The number an EIP-1898 block id names, if that block exists. Every
+    /// stored block is canonical, so `requireCanonical` always holds.
+    fn resolve(&self, block: BlockId) -> RpcResult<Option<u64>> {
+        match block {
+            BlockId::Number(number) => self.resolve_number(number),
+            BlockId::Hash(RpcBlockHash { block_hash, .. }) => {
+                Ok(self.store().block_number(block_hash)?)
+            }
+        }
+    }
+
+    /// The head header, if `block` names the head: the only state kept.
+    fn state_block(&self, block: Option<BlockId>) -> RpcResult<Header> {
+        let head = self.head()?;
+        let number = self
+            .resolve(block.unwrap_or_default())?
+            .ok_or(RpcError::HeaderNotFound)?;
+        if number != head.number {
+            return Err(RpcError::HistoricalState {
+                requested: number,
+                head: head.number,
+            });
+        }
+        Ok(head)
+    }
+
+    fn stored_block(&self, number: Option<u64>) -> RpcResult<Option<StoredBlock>> {
+        match number {
+            Some(number) => StoredBlock::read(self.store(), number),
+            None => Ok(None),
+        }
+    }
+
+    fn stored_transaction(&self, hash: B256) -> RpcResult<Option<(StoredBlock, usize)>> {
+        let Some((number, index)) = self.store().transaction_location(hash)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .stored_block(Some(number))?
+            .map(|block| (block, index as usize)))
+    }
+
+    fn call_request(request: TransactionRequest) -> RpcResult<CallRequest> {
+        if request.blob_versioned_hashes.is_some() || request.sidecar.is_some() {
+            return Err(RpcError::InvalidParams(
+                "blob transactions are not supported on this chain".into(),
+            ));
+        }
+        let input = request
+            .input
+            .try_into_unique_input()
+            .map_err(|e| RpcError::InvalidParams(e.to_string()))?
+            .unwrap_or_default();
+        let to = match request.to {
+            Some(TxKind::Call(to)) => Some(to),
+            Some(TxKind::Create) | None => None,
+        };
+        Ok(CallRequest {
+            from: request.from,
+            to,
+            gas: request.gas,
+            gas_price: request.gas_price,
+            max_fee_per_gas: request.max_fee_per_gas,
+            max_priority_fee_per_gas: request.max_priority_fee_per_gas,
+            value: request.value,
+            input,
+            nonce: request.nonce,
+            access_list: request.access_list,
+            authorization_list: request.authorization_list,
+        })
+    }
+
+    fn no_overrides(overrides: &Option<serde_json::Value>) -> RpcResult<()> {
+        match overrides {
+            None | Some(serde_json::Value::Null) => Ok(()),
+            Some(_) => Err(RpcError::InvalidParams(
+                "state overrides are not supported yet".into(),
+            )),
+        }
+    }
+}
+
+impl EthRpcServer for EthApi {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.state.chain.spec().chain_id))
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.head()?.number))
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        self.state_block(block)?;
+        Ok(self
+            .store()
+            .account(address)?
+            .map(|a| a.balance)
+            .unwrap_or_default())
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        let pending = block == Some(BlockId::Number(BlockNumberOrTag::Pending));
+        self.state_block(block)?;
+        let nonce = self
+            .store()
+            .account(address)?
+            .map(|a| a.nonce)
+            .unwrap_or_default();
+        let pooled = pending
+            .then(|| self.state.pool.lock().pending_nonce(address))
+            .flatten();
+        Ok(U256::from(pooled.map_or(nonce, |p| p.max(nonce))))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        self.state_block(block)?;
+        let Some(account) = self.store().account(address)? else {
+            return Ok(Bytes::new());
+        };
+        Ok(self.store().code(account.code_hash)?.unwrap_or_default())
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        self.state_block(block)?;
+        let value = self.store().storage(address, B256::from(slot))?;
+        Ok(B256::from(value))
+    }
+
+    fn proof(
+        &self,
+        address: Address,
+        slots: Vec<U256>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        const MAX_SLOTS: usize = 1024;
+        if slots.len() > MAX_SLOTS {
+            return Err(RpcError::LimitExceeded(format!(
+                "too many storage keys: {} (limit {MAX_SLOTS})",
+                slots.len()
+            )));
+        }
+        self.state_block(block)?;
+        let keys: Vec<B256> = slots.iter().map(|s| B256::from(*s)).collect();
+        let proof = self.store().state().proof(address, &keys)?;
+        let account = proof.account.unwrap_or_default();
+        let empty = proof.account.is_none();
+        Ok(EIP1186AccountProofResponse {
+            address,
+            balance: account.balance,
+            code_hash: if empty {
+                alloy_primitives::KECCAK256_EMPTY
+            } else {
+                account.code_hash
+            },
+            nonce: account.nonce,
+            storage_hash: if empty {
+                alloy_trie::EMPTY_ROOT_HASH
+            } else {
+                account.storage_root
+            },
+            account_proof: proof.proof,
+            storage_proof: proof
+                .storage
+                .into_iter()
+                .map(|s| EIP1186StorageProof {
+                    key: alloy_serde::JsonStorageKey::from(s.slot),
+                    value: s.value,
+                    proof: s.proof,
+                })
+                .collect(),
+        })
+    }
+
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<serde_json::Value>,
+    ) -> RpcResult<Bytes> {
+        Self::no_overrides(&state_overrides)?;
+        let header = self.state_block(block)?;
+        let request = Self::call_request(request)?;
+        let executor = self.state.chain.executor();
+        let gas_cap = self.state.config.rpc.gas_cap;
+        match executor.call(self.store(), &header, &request, gas_cap)? {
+            outrigger_execution::call::CallOutcome::Success { output, .. } => Ok(output),
+            outrigger_execution::call::CallOutcome::Revert { output, .. } => {
+                Err(RpcError::Reverted(output))
+            }
+            outrigger_execution::call::CallOutcome::Halt { reason, .. } => {
+                Err(RpcError::Execution(reason))
+            }
+        }
+    }
+
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<serde_json::Value>,
+    ) -> RpcResult<U64> {
+        Self::no_overrides(&state_overrides)?;
+        let header = self.state_block(block)?;
+        let request = Self::call_request(request)?;
+        let gas_cap = self.state.config.rpc.gas_cap;
+        let gas =
+            self.state
+                .chain
+                .executor()
+                .estimate_gas(self.store(), &header, &request, gas_cap)?;
+        Ok(U64::from(gas))
+    }
+
+    fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
+        let rules = self.state.pool.lock().validation_rules();
+        // Decoding and sender recovery, the costly part, outside the lock.
+        let (tx, _) = validate_stateless(&bytes, &rules)?;
+        let hash = {
+            let mut pool = self.state.pool.lock();
+            let hash = pool.add(tx, self.store())?;
+            self.state
+                .metrics
+                .txpool_pending
+                .set(pool.pending_count() as i64);
+            self.state
+                .metrics
+                .txpool_queued
+                .set(pool.queued_count() as i64);
+            hash
+        };
+        self.state.tx_arrived.notify_one();
+        tracing::debug!(target: "rpc", %hash, "transaction pooled");
+        Ok(hash)
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        if let Some(tx) = self.state.pool.lock().get(&hash) {
+            return Ok(Some(pending_transaction(&tx)));
+        }
+        Ok(self
+            .stored_transaction(hash)?
+            .and_then(|(block, index)| block.transaction(index)))
+    }
+
+    fn raw_transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Bytes>> {
+        if let Some(tx) = self.state.pool.lock().get(&hash) {
+            return Ok(Some(raw_transaction(tx.inner())));
+        }
+        Ok(self.stored_transaction(hash)?.and_then(|(block, index)| {
+            block
+                .block
+                .body
+                .transactions
+                .get(index)
+                .map(raw_transaction)
+        }))
+    }
+
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
+        let number = self.store().block_number(hash)?;
+        Ok(self
+            .stored_block(number)?
+            .and_then(|b| b.transaction(index.to::<usize>())))
+    }
+
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: U64,
+    ) -> RpcResult<Option<Transaction>> {
+        let number = self.resolve_number(number)?;
+        Ok(self
+            .stored_block(number)?
+            .and_then(|b| b.transaction(index.to::<usize>())))
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let Some((block, index)) = self.stored_transaction(hash)? else {
+            return Ok(None);
+        };
+        let receipts = self
+            .store()
+            .receipts(block.block.header.number)?
+            .unwrap_or_default();
+        Ok(block.rpc_receipts(&receipts).into_iter().nth(index))
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let Some(block) = self.stored_block(self.resolve(block)?)? else {
+            return Ok(None);
+        };
+        let receipts = self
+            .store()
+            .receipts(block.block.header.number)?
+            .unwrap_or_default();
+        Ok(Some(block.rpc_receipts(&receipts)))
+    }
+
+    fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>> {
+        let number = self.resolve_number(number)?;
+        Ok(self.stored_block(number)?.map(|b| b.rpc_block(full)))
+    }
+
+    fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>> {
+        let number = self.store().block_number(hash)?;
+        Ok(self.stored_block(number)?.map(|b| b.rpc_block(full)))
+    }
+
+    fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        let number = self.resolve_number(number)?;
+        Ok(self
+            .stored_block(number)?
+            .map(|b| U64::from(b.block.body.transactions.len())))
+    }
+
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let number = self.store().block_number(hash)?;
+        Ok(self
+            .stored_block(number)?
+            .map(|b| U64::from(b.block.body.transactions.len())))
+    }
+
+    fn uncle_count_by_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<U64>> {
+        Ok(self.resolve_number(number)?.map(|_| U64::ZERO))
+    }
+
+    fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        Ok(self.store().block_number(hash)?.map(|_| U64::ZERO))
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        let head = self.head()?;
+        let next = outrigger_execution::txpool::HeadParams::after(self.state.chain.spec(), &head);
+        let tip = fees::suggested_tip(&self.state, &head)?;
+        Ok(U256::from(tip) + U256::from(next.base_fee))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        let head = self.head()?;
+        Ok(U256::from(fees::suggested_tip(&self.state, &head)?))
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        let newest = self
+            .resolve_number(newest)?
+            .ok_or(RpcError::HeaderNotFound)?;
+        fees::fee_history(
+            &self.state,
+            block_count.to::<u64>(),
+            newest,
+            reward_percentiles.as_deref(),
+        )
+    }
+
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        let head = self.head()?.number;
+        logs::get_logs(&self.state, &filter, head, |n| self.resolve_number(n))
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(Vec::new())
+    }
+
+    fn net_version(&self) -> RpcResult<String> {
+        Ok(self.state.chain.spec().chain_id.to_string())
+    }
+
+    fn net_listening(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+
+    fn net_peer_count(&self) -> RpcResult<U64> {
+        Ok(U64::ZERO)
+    }
+
+    fn client_version(&self) -> RpcResult<String> {
+        Ok(crate::client_version())
+    }
+
+    fn sha3(&self, data: Bytes) -> RpcResult<B256> {
+        Ok(keccak256(&data))
+    }
+}

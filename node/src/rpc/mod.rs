@@ -1,0 +1,125 @@
+//! The Ethereum JSON-RPC server: HTTP and WebSocket on one port
+//! (jsonrpsee), the `eth`, `net` and `web3` namespaces, limits on request
+//! and response size, connections and batch length, and a metrics layer
+//! that times every call.
+
+mod convert;
+pub mod error;
+mod eth;
+mod fees;
+mod logs;
+
+use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Instant};
+
+use eyre::Context as _;
+use jsonrpsee::{
+    MethodResponse,
+    core::middleware::{Batch, Notification, RpcServiceT},
+    server::{
+        BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder,
+    },
+    types::Request,
+};
+
+use crate::{metrics::Metrics, node::NodeState};
+
+/// Starts the server on `rpc.addr`; returns its handle and bound address.
+pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketAddr)> {
+    let config = &state.config.rpc;
+    let module = eth::module(state.clone())?;
+    let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
+    let metrics = state.metrics.clone();
+    let middleware = RpcServiceBuilder::new().layer_fn(move |service| Timed {
+        service,
+        metrics: metrics.clone(),
+        methods: methods.clone(),
+    });
+    let limits = ServerConfig::builder()
+        .max_request_body_size(config.max_request_bytes)
+        .max_response_body_size(config.max_response_bytes)
+        .max_connections(config.max_connections)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .build();
+    let server = Server::builder()
+        .set_config(limits)
+        .set_rpc_middleware(middleware)
+        .build(config.addr)
+        .await
+        .wrap_err_with(|| format!("cannot listen for JSON-RPC on {}", config.addr))?;
+    let addr = server.local_addr()?;
+    Ok((server.start(module), addr))
+}
+
+/// Records each call's method, outcome and latency.
+#[derive(Clone)]
+struct Timed<S> {
+    service: S,
+    metrics: Arc<Metrics>,
+    methods: Arc<HashSet<&'static str>>,
+}
+
+impl<S> Timed<S> {
+    /// The metric label of a method: its name if the server has it, so
+    /// unknown names sent by clients cannot grow the label set.
+    fn label(&self, method: &str) -> &'static str {
+        self.methods.get(method).copied().unwrap_or("unknown")
+    }
+}
+
+impl<S> RpcServiceT for Timed<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = S::MethodResponse;
+    type NotificationResponse = S::NotificationResponse;
+    type BatchResponse = S::BatchResponse;
+
+    fn call<'a>(
+        &self,
+        request: Request<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let label = self.label(request.method_name());
+        let metrics = self.metrics.clone();
+        let service = self.service.clone();
+        async move {
+            let started = Instant::now();
+            let response = service.call(request).await;
+            metrics.observe_rpc(label, response.is_success(), started.elapsed());
+            response
+        }
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        let labels: Vec<&'static str> = batch
+            .iter()
+            .filter_map(|entry| entry.as_ref().ok())
+            .map(|entry| self.label(entry.method_name()))
+            .collect();
+        let metrics = self.metrics.clone();
+        let service = self.service.clone();
+        async move {
+            let started = Instant::now();
+            let response = service.batch(batch).await;
+            // A batch is timed as a whole; each call in it is counted.
+            let elapsed = started.elapsed();
+            for label in labels {
+                metrics.observe_rpc(label, response.is_success(), elapsed);
+            }
+            response
+        }
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.service.notification(notification)
+    }
+}

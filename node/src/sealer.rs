@@ -1,0 +1,162 @@
+//! Block production for a single-validator chain: every `block.time_ms`
+//! (empty blocks included), or, with `0`, as soon as transactions arrive.
+//! A block counts as sealed once its write batch is on disk; a crash after
+//! that loses nothing, a crash before loses only the unsealed block.
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_consensus::{TxEnvelope, transaction::Recovered};
+use alloy_primitives::{Address, B256, Bytes, keccak256};
+use outrigger_execution::{
+    BlockAttributes, BlockError, executor::TransactionSource, txpool::HeadParams,
+};
+use tokio::sync::watch;
+use tracing::{error, info};
+
+use crate::node::NodeState;
+
+/// Extra data in every sealed block.
+const EXTRA_DATA: &[u8] = b"outrigger";
+/// Wait after a block failed to build before trying again.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// Seals blocks until `shutdown` turns true. Returns an error only when the
+/// node cannot go on (the store failed).
+pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> eyre::Result<()> {
+    let time_ms = state.config.block.time_ms;
+    let mut ticker = (time_ms > 0).then(|| {
+        let mut ticker = tokio::time::interval(Duration::from_millis(time_ms));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker
+    });
+    if let Some(ticker) = &mut ticker {
+        // The first tick completes at once; the first block comes one period in.
+        ticker.tick().await;
+    }
+    loop {
+        tokio::select! {
+            () = crate::node::stopped(&mut shutdown) => return Ok(()),
+            _ = async {
+                match &mut ticker {
+                    Some(ticker) => { ticker.tick().await; }
+                    None => state.tx_arrived.notified().await,
+                }
+            } => {}
+        }
+        // Instant sealing keeps going while the pool has executable
+        // transactions (more may wait than fit in one block).
+        loop {
+            let sealing = state.clone();
+            let sealed = tokio::task::spawn_blocking(move || seal_block(&sealing)).await?;
+            match sealed {
+                Ok(txs) if ticker.is_none() && txs > 0 && state.pool.lock().pending_count() > 0 => {
+                }
+                Ok(_) => break,
+                Err(BlockError::Store(error)) => {
+                    error!(target: "sealer", %error, "the store failed; stopping block production");
+                    return Err(error.into());
+                }
+                Err(error) => {
+                    error!(target: "sealer", %error, "building a block failed; retrying");
+                    tokio::time::sleep(RETRY_DELAY).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Builds, commits and announces one block; returns its transaction count.
+fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
+    let chain = &state.chain;
+    let store = chain.store();
+    let parent = store.head()?.ok_or_else(|| {
+        BlockError::Store(outrigger_execution::StoreError::Corrupt {
+            what: "head",
+            detail: "no head block".into(),
+        })
+    })?;
+    let next = HeadParams::after(chain.spec(), &parent);
+    let mut candidates = Limited {
+        inner: state.pool.lock().best_transactions(next.base_fee),
+        left: state.config.block.max_transactions,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let parent_hash = parent.hash_slow();
+    let attributes = BlockAttributes {
+        timestamp: now.max(parent.timestamp + 1),
+        beneficiary: state.config.block.fee_recipient,
+        gas_limit: parent.gas_limit,
+        extra_data: Bytes::from_static(EXTRA_DATA),
+        prev_randao: keccak256(parent_hash),
+    };
+    let executed = chain.build(&attributes, &mut candidates)?;
+    chain.commit(&executed)?;
+    let header = &executed.block.header;
+    let included: Vec<B256> = executed
+        .block
+        .body
+        .transactions
+        .iter()
+        .map(|tx| *tx.tx_hash())
+        .collect();
+    {
+        let mut pool = state.pool.lock();
+        if let Err(error) =
+            pool.on_new_block(HeadParams::after(chain.spec(), header), &included, &**store)
+        {
+            // The pool stays as it was; the next block retries the cleanup.
+            error!(target: "sealer", %error, "updating the pool for the new head");
+        }
+        state
+            .metrics
+            .txpool_pending
+            .set(pool.pending_count() as i64);
+        state.metrics.txpool_queued.set(pool.queued_count() as i64);
+    }
+    let metrics = &state.metrics;
+    metrics
+        .height
+        .set(i64::try_from(header.number).unwrap_or(i64::MAX));
+    metrics
+        .block_interval
+        .observe(header.timestamp.saturating_sub(parent.timestamp) as f64);
+    metrics.block_transactions.observe(included.len() as f64);
+    metrics.block_gas_used.observe(header.gas_used as f64);
+    info!(
+        target: "sealer",
+        number = header.number,
+        hash = %executed.hash,
+        txs = included.len(),
+        gas_used = header.gas_used,
+        base_fee = header.base_fee_per_gas.unwrap_or_default(),
+        "sealed block"
+    );
+    Ok(included.len())
+}
+
+/// Offers at most `left` transactions from `inner`.
+struct Limited<S> {
+    inner: S,
+    left: usize,
+}
+
+impl<S: TransactionSource> TransactionSource for Limited<S> {
+    fn next_transaction(&mut self) -> Option<Recovered<TxEnvelope>> {
+        if self.left == 0 {
+            return None;
+        }
+        let tx = self.inner.next_transaction()?;
+        self.left -= 1;
+        Some(tx)
+    }
+
+    fn skip_sender(&mut self, sender: Address) {
+        self.inner.skip_sender(sender);
+    }
+}

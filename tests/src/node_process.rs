@@ -1,0 +1,219 @@
+//! A real `outrigger` process on loopback ports, and a minimal JSON-RPC
+//! client over plain HTTP/1.0 so tests see exactly what a client sees.
+//! The process is killed when the handle drops.
+
+use std::{
+    fs::File,
+    io::{Read as _, Write as _},
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use eyre::{Context as _, bail, eyre};
+use serde_json::{Value, json};
+
+/// How long a node may take to answer its first RPC call.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `outrigger` binary built beside this test binary.
+pub fn outrigger_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/outrigger
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary in target/<profile>/deps");
+    let binary = dir.join("outrigger");
+    assert!(
+        binary.is_file(),
+        "{} not built: run `cargo build --workspace` (nextest with --workspace builds it)",
+        binary.display()
+    );
+    binary
+}
+
+/// A free loopback address (the port may be taken again by the time it is
+/// used, rarely enough for tests).
+pub fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr")
+}
+
+/// A running node.
+pub struct NodeProcess {
+    child: Child,
+    /// JSON-RPC address.
+    pub rpc: SocketAddr,
+    /// Metrics address.
+    pub metrics: SocketAddr,
+    /// Where its stdout and stderr go.
+    pub log: PathBuf,
+}
+
+impl NodeProcess {
+    /// Starts `outrigger node ARGS --rpc-addr .. --metrics-addr ..` with its
+    /// output in `log_dir`, and waits until it answers `eth_blockNumber`.
+    pub fn start(args: &[&str], log_dir: &Path) -> eyre::Result<Self> {
+        let rpc = free_addr();
+        let metrics = free_addr();
+        let log = log_dir.join(format!("node-{}.log", rpc.port()));
+        let out = File::create(&log)?;
+        let child = Command::new(outrigger_binary())
+            .arg("node")
+            .args(args)
+            .args(["--rpc-addr", &rpc.to_string()])
+            .args(["--metrics-addr", &metrics.to_string()])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .wrap_err("spawning outrigger")?;
+        let mut node = Self {
+            child,
+            rpc,
+            metrics,
+            log,
+        };
+        node.wait_ready()?;
+        Ok(node)
+    }
+
+    fn wait_ready(&mut self) -> eyre::Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "node exited with {status} before serving:\n{}",
+                    self.output()
+                );
+            }
+            if rpc(self.rpc, "eth_blockNumber", json!([])).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "node did not serve within {START_TIMEOUT:?}:\n{}",
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything the node printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (at most 20 s) for a clean exit.
+    pub fn terminate(&mut self) -> eyre::Result<ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                bail!("node ignored SIGTERM for 20 s:\n{}", self.output());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the head is at least `number`.
+    pub fn wait_for_block(&self, number: u64, timeout: Duration) -> eyre::Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let head = quantity(&rpc(self.rpc, "eth_blockNumber", json!([]))?)?;
+            if head >= number {
+                return Ok(head);
+            }
+            if Instant::now() > deadline {
+                bail!("head {head} did not reach {number} within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Sends `body` as an HTTP POST to `addr` and returns the status and body.
+pub fn http_post(addr: SocketAddr, body: &str) -> eyre::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    write!(
+        stream,
+        "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    read_response(stream)
+}
+
+/// Sends an HTTP GET for `path` and returns the status and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> eyre::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    read_response(stream)
+}
+
+fn read_response(mut stream: TcpStream) -> eyre::Result<(u16, String)> {
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| eyre!("malformed HTTP response: {response:?}"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| eyre!("no status in {head:?}"))?;
+    Ok((status, body.to_string()))
+}
+
+/// The whole JSON-RPC response object of one call.
+pub fn rpc_response(addr: SocketAddr, method: &str, params: Value) -> eyre::Result<Value> {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let (_, body) = http_post(addr, &body)?;
+    Ok(serde_json::from_str(&body)?)
+}
+
+/// The result of one call, or its error object as the error.
+pub fn rpc(addr: SocketAddr, method: &str, params: Value) -> eyre::Result<Value> {
+    let response = rpc_response(addr, method, params)?;
+    if let Some(error) = response.get("error") {
+        bail!("{method}: {error}");
+    }
+    response
+        .get("result")
+        .cloned()
+        .ok_or_else(|| eyre!("{method}: no result in {response}"))
+}
+
+/// A hex quantity (`"0x1a"`) as a number.
+pub fn quantity(value: &Value) -> eyre::Result<u64> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| eyre!("not a quantity: {value}"))?;
+    Ok(u64::from_str_radix(text.trim_start_matches("0x"), 16)?)
+}
