@@ -83,6 +83,8 @@ pub struct RpcConfig {
     pub max_response_bytes: u32,
     /// Most calls in one batch request. Default 100.
     pub max_batch_len: u32,
+    /// Most subscriptions one WebSocket connection may hold. Default 1024.
+    pub max_subscriptions_per_connection: u32,
     /// Most gas an `eth_call` or `eth_estimateGas` may use. Default 50,000,000
     /// (geth's `--rpc.gascap`).
     pub gas_cap: u64,
@@ -105,6 +107,7 @@ impl Default for RpcConfig {
             max_request_bytes: 10 * 1024 * 1024,
             max_response_bytes: 100 * 1024 * 1024,
             max_batch_len: 100,
+            max_subscriptions_per_connection: 1024,
             gas_cap: 50_000_000,
             max_logs_block_range: 10_000,
             max_logs: 10_000,

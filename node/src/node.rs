@@ -4,6 +4,7 @@
 
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
+use alloy_primitives::B256;
 use eyre::{Context as _, bail};
 use outrigger_execution::{
     Chain, Store, StoreConfig,
@@ -12,7 +13,7 @@ use outrigger_execution::{
 };
 use parking_lot::Mutex;
 use tokio::{
-    sync::{Notify, watch},
+    sync::{Notify, broadcast, watch},
     task::JoinHandle,
 };
 use tracing::info;
@@ -35,8 +36,31 @@ pub struct NodeState {
     pub tx_arrived: Notify,
     /// The node's metrics.
     pub metrics: Arc<Metrics>,
+    /// New blocks and pooled transactions, for subscriptions.
+    pub events: Events,
+    /// Installed polled filters.
+    pub filters: crate::rpc::filters::Filters,
     /// The configuration the node started with.
     pub config: NodeConfig,
+}
+
+/// What subscriptions are fed from. Bounded: a subscriber that falls this
+/// far behind skips ahead.
+#[derive(Debug)]
+pub struct Events {
+    /// Numbers of newly sealed blocks.
+    pub blocks: broadcast::Sender<u64>,
+    /// Hashes of transactions that entered the pool.
+    pub pending_transactions: broadcast::Sender<B256>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            blocks: broadcast::channel(256).0,
+            pending_transactions: broadcast::channel(4096).0,
+        }
+    }
 }
 
 /// A running node.
@@ -171,6 +195,8 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
         pool: Mutex::new(pool),
         tx_arrived: Notify::new(),
         metrics: metrics.clone(),
+        events: Events::default(),
+        filters: Default::default(),
         config: config.clone(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

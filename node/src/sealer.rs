@@ -119,6 +119,8 @@ fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
             .set(pool.pending_count() as i64);
         state.metrics.txpool_queued.set(pool.queued_count() as i64);
     }
+    // No subscriber is not an error.
+    let _ = state.events.blocks.send(header.number);
     let metrics = &state.metrics;
     metrics
         .height

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use alloy_eips::{BlockId, BlockNumberOrTag, eip1898::RpcBlockHash};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U128, U256, keccak256};
 use alloy_rpc_types_eth::{
     Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, Log, Transaction,
     TransactionReceipt, TransactionRequest,
@@ -16,7 +16,9 @@ use outrigger_execution::{Header, call::CallRequest, txpool::validate_stateless}
 use super::{
     convert::{StoredBlock, pending_transaction, raw_transaction},
     error::{RpcError, RpcResult},
-    fees, logs,
+    fees,
+    filters::{Changes, FilterKind, with_range},
+    logs,
 };
 use crate::node::NodeState;
 
@@ -130,6 +132,24 @@ pub trait EthRpc {
     /// Logs matching a filter, within the configured limits.
     #[method(name = "eth_getLogs", blocking)]
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+    /// Installs a log filter; changes are logs from the next block on.
+    #[method(name = "eth_newFilter")]
+    fn new_filter(&self, filter: Filter) -> RpcResult<U128>;
+    /// Installs a filter of new block hashes.
+    #[method(name = "eth_newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U128>;
+    /// Installs a filter of hashes of transactions entering the pool.
+    #[method(name = "eth_newPendingTransactionFilter")]
+    fn new_pending_transaction_filter(&self) -> RpcResult<U128>;
+    /// What a filter saw since its last poll.
+    #[method(name = "eth_getFilterChanges", blocking)]
+    fn filter_changes(&self, id: U128) -> RpcResult<serde_json::Value>;
+    /// Every log a log filter's criteria match.
+    #[method(name = "eth_getFilterLogs", blocking)]
+    fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>>;
+    /// Removes a filter.
+    #[method(name = "eth_uninstallFilter")]
+    fn uninstall_filter(&self, id: U128) -> RpcResult<bool>;
     /// Whether the node is catching up: a single-validator node never is.
     #[method(name = "eth_syncing")]
     fn syncing(&self) -> RpcResult<bool>;
@@ -419,6 +439,8 @@ impl EthRpcServer for EthApi {
             hash
         };
         self.state.tx_arrived.notify_one();
+        self.state.filters.on_pending_transaction(hash);
+        let _ = self.state.events.pending_transactions.send(hash);
         tracing::debug!(target: "rpc", %hash, "transaction pooled");
         Ok(hash)
     }
@@ -557,6 +579,81 @@ impl EthRpcServer for EthApi {
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         let head = self.head()?.number;
         logs::get_logs(&self.state, &filter, head, |n| self.resolve_number(n))
+    }
+
+    fn new_filter(&self, filter: Filter) -> RpcResult<U128> {
+        let next_block = self.head()?.number + 1;
+        self.state.filters.install(FilterKind::Logs {
+            filter: Box::new(filter),
+            next_block,
+        })
+    }
+
+    fn new_block_filter(&self) -> RpcResult<U128> {
+        let next_block = self.head()?.number + 1;
+        self.state
+            .filters
+            .install(FilterKind::Blocks { next_block })
+    }
+
+    fn new_pending_transaction_filter(&self) -> RpcResult<U128> {
+        self.state.filters.install(FilterKind::PendingTransactions {
+            hashes: Default::default(),
+        })
+    }
+
+    fn filter_changes(&self, id: U128) -> RpcResult<serde_json::Value> {
+        let head = self.head()?.number;
+        let max_blocks = self.state.config.rpc.max_logs_block_range;
+        let changes = self.state.filters.poll(id, |kind| match kind {
+            FilterKind::Logs { filter, next_block } => {
+                let from = (*next_block).max((head + 1).saturating_sub(max_blocks));
+                let logs = if from > head {
+                    Vec::new()
+                } else {
+                    let range = with_range(filter, from, head);
+                    logs::get_logs(&self.state, &range, head, |n| self.resolve_number(n))?
+                };
+                let next = FilterKind::Logs {
+                    filter: filter.clone(),
+                    next_block: head + 1,
+                };
+                Ok((Changes::Logs(logs), next))
+            }
+            FilterKind::Blocks { next_block } => {
+                let from = (*next_block).max((head + 1).saturating_sub(max_blocks));
+                let hashes = (from..=head)
+                    .map(|n| self.store().block_hash(n))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                Ok((
+                    Changes::Hashes(hashes),
+                    FilterKind::Blocks {
+                        next_block: head + 1,
+                    },
+                ))
+            }
+            FilterKind::PendingTransactions { hashes } => Ok((
+                Changes::Hashes(hashes.iter().copied().collect()),
+                kind.clone(),
+            )),
+        })?;
+        let json = match changes {
+            Changes::Logs(logs) => serde_json::to_value(logs),
+            Changes::Hashes(hashes) => serde_json::to_value(hashes),
+        };
+        json.map_err(|e| RpcError::Internal(e.to_string()))
+    }
+
+    fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>> {
+        let filter = self.state.filters.log_filter(id)?;
+        self.logs(filter)
+    }
+
+    fn uninstall_filter(&self, id: U128) -> RpcResult<bool> {
+        Ok(self.state.filters.uninstall(id))
     }
 
     fn syncing(&self) -> RpcResult<bool> {

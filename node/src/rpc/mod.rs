@@ -7,7 +7,9 @@ mod convert;
 pub mod error;
 mod eth;
 mod fees;
+pub mod filters;
 mod logs;
+mod pubsub;
 
 use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Instant};
 
@@ -26,7 +28,10 @@ use crate::{metrics::Metrics, node::NodeState};
 /// Starts the server on `rpc.addr`; returns its handle and bound address.
 pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketAddr)> {
     let config = &state.config.rpc;
-    let module = eth::module(state.clone())?;
+    let mut module = eth::module(state.clone())?;
+    module.merge(pubsub::EthPubSubServer::into_rpc(pubsub::PubSub::new(
+        state.clone(),
+    )))?;
     let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
     let metrics = state.metrics.clone();
     let middleware = RpcServiceBuilder::new().layer_fn(move |service| Timed {
@@ -39,6 +44,7 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
         .max_response_body_size(config.max_response_bytes)
         .max_connections(config.max_connections)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .build();
     let server = Server::builder()
         .set_config(limits)

@@ -55,6 +55,27 @@ fn web3py_transfers_deploys_calls_reads_logs_and_sees_errors() {
     );
 }
 
+#[test]
+fn subscriptions_over_websocket_and_polled_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&["--dev", "--block-time-ms", "0"], dir.path()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/subscriptions.py");
+    let output = Command::new(tool("venv/bin/python"))
+        .arg(&script)
+        .arg(format!("http://{}", node.rpc))
+        .arg(format!("ws://{}", node.rpc))
+        .arg(artifact())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("subscriptions flow passed"),
+        "subscriptions flow failed:\n{stdout}\n{}\nnode log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        node.output()
+    );
+}
+
 /// Runs cast against the node; returns stdout, or panics with everything.
 fn cast(node: &NodeProcess, args: &[&str]) -> String {
     let output = cast_output(node, args);
