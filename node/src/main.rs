@@ -88,7 +88,7 @@ fn run_node(args: NodeArgs) -> eyre::Result<()> {
         .thread_name("outrigger")
         .build()?;
     runtime.block_on(async move {
-        let mut handle = node::launch(config).await?;
+        let mut handle = node::launch(config, accounts.clone()).await?;
         if !accounts.is_empty() {
             println!("{}", dev::banner(&accounts, handle.rpc_addr));
         }

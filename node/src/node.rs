@@ -40,6 +40,11 @@ pub struct NodeState {
     pub events: Events,
     /// Installed polled filters.
     pub filters: crate::rpc::filters::Filters,
+    /// Accounts the node signs for (`--dev` only).
+    pub dev_signers: Vec<alloy_signer_local::PrivateKeySigner>,
+    /// Held while a block is built and committed, so that the sealer and
+    /// `evm_mine` never build on the same head.
+    pub seal_lock: Mutex<()>,
     /// The configuration the node started with.
     pub config: NodeConfig,
 }
@@ -137,8 +142,12 @@ pub fn init_data_dir(data_dir: &Path, genesis_json: &str) -> eyre::Result<Genesi
     Ok(genesis)
 }
 
-/// Starts a node on an initialised data dir.
-pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
+/// Starts a node on an initialised data dir; `dev_signers` are the accounts
+/// it signs for (the dev accounts of a `--dev` chain, or none).
+pub async fn launch(
+    config: NodeConfig,
+    dev_signers: Vec<alloy_signer_local::PrivateKeySigner>,
+) -> eyre::Result<NodeHandle> {
     let data_dir = &config.data_dir;
     let genesis_path = data_dir.join(GENESIS_FILE);
     if !genesis_path.is_file() {
@@ -197,6 +206,8 @@ pub async fn launch(config: NodeConfig) -> eyre::Result<NodeHandle> {
         metrics: metrics.clone(),
         events: Events::default(),
         filters: Default::default(),
+        dev_signers,
+        seal_lock: Mutex::new(()),
         config: config.clone(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -69,8 +69,10 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
     }
 }
 
-/// Builds, commits and announces one block; returns its transaction count.
-fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
+/// Builds, commits and announces one block on the head; returns its
+/// transaction count.
+pub fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
+    let _sealing = state.seal_lock.lock();
     let chain = &state.chain;
     let store = chain.store();
     let parent = store.head()?.ok_or_else(|| {

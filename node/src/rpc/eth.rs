@@ -153,7 +153,8 @@ pub trait EthRpc {
     /// Whether the node is catching up: a single-validator node never is.
     #[method(name = "eth_syncing")]
     fn syncing(&self) -> RpcResult<bool>;
-    /// Accounts the node signs for: none, keys stay with the wallet.
+    /// Accounts the node signs for: the dev accounts on a `--dev` chain,
+    /// none otherwise (keys stay with the wallet).
     #[method(name = "eth_accounts")]
     fn accounts(&self) -> RpcResult<Vec<Address>>;
     /// The chain id, in decimal.
@@ -250,7 +251,7 @@ impl EthApi {
             .map(|block| (block, index as usize)))
     }
 
-    fn call_request(request: TransactionRequest) -> RpcResult<CallRequest> {
+    pub(super) fn call_request(request: TransactionRequest) -> RpcResult<CallRequest> {
         if request.blob_versioned_hashes.is_some() || request.sidecar.is_some() {
             return Err(RpcError::InvalidParams(
                 "blob transactions are not supported on this chain".into(),
@@ -288,6 +289,29 @@ impl EthApi {
             )),
         }
     }
+}
+
+/// Validates raw transaction bytes and adds them to the pool: the path of
+/// every transaction that enters through RPC. Returns the hash.
+pub(super) fn submit_raw(state: &NodeState, bytes: &[u8]) -> RpcResult<B256> {
+    let rules = state.pool.lock().validation_rules();
+    // Decoding and sender recovery, the costly part, outside the lock.
+    let (tx, _) = validate_stateless(bytes, &rules)?;
+    let hash = {
+        let mut pool = state.pool.lock();
+        let hash = pool.add(tx, state.chain.store().as_ref())?;
+        state
+            .metrics
+            .txpool_pending
+            .set(pool.pending_count() as i64);
+        state.metrics.txpool_queued.set(pool.queued_count() as i64);
+        hash
+    };
+    state.tx_arrived.notify_one();
+    state.filters.on_pending_transaction(hash);
+    let _ = state.events.pending_transactions.send(hash);
+    tracing::debug!(target: "rpc", %hash, "transaction pooled");
+    Ok(hash)
 }
 
 impl EthRpcServer for EthApi {
@@ -422,27 +446,7 @@ impl EthRpcServer for EthApi {
     }
 
     fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
-        let rules = self.state.pool.lock().validation_rules();
-        // Decoding and sender recovery, the costly part, outside the lock.
-        let (tx, _) = validate_stateless(&bytes, &rules)?;
-        let hash = {
-            let mut pool = self.state.pool.lock();
-            let hash = pool.add(tx, self.store())?;
-            self.state
-                .metrics
-                .txpool_pending
-                .set(pool.pending_count() as i64);
-            self.state
-                .metrics
-                .txpool_queued
-                .set(pool.queued_count() as i64);
-            hash
-        };
-        self.state.tx_arrived.notify_one();
-        self.state.filters.on_pending_transaction(hash);
-        let _ = self.state.events.pending_transactions.send(hash);
-        tracing::debug!(target: "rpc", %hash, "transaction pooled");
-        Ok(hash)
+        submit_raw(&self.state, &bytes)
     }
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
@@ -661,7 +665,7 @@ impl EthRpcServer for EthApi {
     }
 
     fn accounts(&self) -> RpcResult<Vec<Address>> {
-        Ok(Vec::new())
+        Ok(self.state.dev_signers.iter().map(|s| s.address()).collect())
     }
 
     fn net_version(&self) -> RpcResult<String> {

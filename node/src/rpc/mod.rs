@@ -4,6 +4,7 @@
 //! that times every call.
 
 mod convert;
+pub mod dev;
 pub mod error;
 mod eth;
 mod fees;
@@ -32,6 +33,9 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
     module.merge(pubsub::EthPubSubServer::into_rpc(pubsub::PubSub::new(
         state.clone(),
     )))?;
+    let dev = || dev::DevApi::new(state.clone());
+    module.merge(dev::DevRpcServer::into_rpc(dev()))?;
+    module.merge(dev::TxPoolRpcServer::into_rpc(dev()))?;
     let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
     let metrics = state.metrics.clone();
     let middleware = RpcServiceBuilder::new().layer_fn(move |service| Timed {

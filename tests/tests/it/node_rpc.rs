@@ -263,3 +263,85 @@ fn restart_and_kill_nine_keep_every_sealed_block() {
             .unwrap();
     }
 }
+
+#[test]
+fn dev_accounts_sign_and_send_txpool_shows_them_and_evm_mine_seals() {
+    let dir = tempfile::tempdir().unwrap();
+    // A block an hour: only evm_mine seals.
+    let node = NodeProcess::start(&["--dev", "--block-time-ms", "3600000"], dir.path()).unwrap();
+    let accounts = rpc(node.rpc, "eth_accounts", json!([])).unwrap();
+    let accounts = accounts.as_array().unwrap();
+    assert_eq!(accounts.len(), 10);
+    assert_eq!(accounts[0], "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+
+    // eth_sendTransaction: the node fills nonce, fees and gas, and signs.
+    let to = Address::repeat_byte(0x55);
+    let hash = rpc(
+        node.rpc,
+        "eth_sendTransaction",
+        json!([{"from": accounts[0], "to": to, "value": "0x10"}]),
+    )
+    .unwrap();
+    let status = rpc(node.rpc, "txpool_status", json!([])).unwrap();
+    assert_eq!(status, json!({"pending": "0x1", "queued": "0x0"}));
+    let content = rpc(node.rpc, "txpool_content", json!([])).unwrap();
+    let pooled = &content["pending"]["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"]["0"];
+    assert_eq!(pooled["hash"], hash, "{content}");
+    assert_eq!(pooled["type"], "0x2");
+    let inspect = rpc(node.rpc, "txpool_inspect", json!([])).unwrap();
+    assert!(
+        inspect["pending"]["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"]["0"]
+            .as_str()
+            .unwrap()
+            .contains("16 wei + 21000 gas"),
+        "{inspect}"
+    );
+    assert_eq!(
+        quantity(&rpc(node.rpc, "eth_blockNumber", json!([])).unwrap()).unwrap(),
+        0
+    );
+    assert_eq!(rpc(node.rpc, "evm_mine", json!([])).unwrap(), "0x0");
+    assert_eq!(
+        quantity(&rpc(node.rpc, "eth_blockNumber", json!([])).unwrap()).unwrap(),
+        1
+    );
+    let receipt = rpc(node.rpc, "eth_getTransactionReceipt", json!([hash])).unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(
+        rpc(node.rpc, "eth_getBalance", json!([to, "latest"])).unwrap(),
+        "0x10"
+    );
+    assert_eq!(
+        rpc(node.rpc, "txpool_status", json!([])).unwrap(),
+        json!({"pending": "0x0", "queued": "0x0"})
+    );
+
+    // personal_sign and eth_sign: EIP-191 signatures that recover to the account.
+    let message = b"hello outrigger";
+    let data = format!("0x{}", alloy_primitives::hex::encode(message));
+    for (method, params) in [
+        ("personal_sign", json!([data, accounts[1]])),
+        ("eth_sign", json!([accounts[1], data])),
+    ] {
+        let signature = rpc(node.rpc, method, params).unwrap();
+        let bytes: alloy_primitives::Bytes = signature.as_str().unwrap().parse().unwrap();
+        let signature = alloy_primitives::Signature::try_from(bytes.as_ref()).unwrap();
+        let signer = signature.recover_address_from_msg(message).unwrap();
+        assert_eq!(
+            format!("{signer:#x}"),
+            accounts[1].as_str().unwrap(),
+            "{method}"
+        );
+    }
+    // A key the node does not hold.
+    let response = rpc_response(
+        node.rpc,
+        "eth_sendTransaction",
+        json!([{"from": Address::repeat_byte(1), "to": to}]),
+    )
+    .unwrap();
+    assert_eq!(
+        response["error"]["message"], "unknown account",
+        "{response}"
+    );
+}
