@@ -377,20 +377,23 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         return _hashWithdrawal(w.nonce, w.token, w.homeL1, w.from, w.to, w.amount);
     }
 
+    /// @notice The EIP-712 domain separator of withdrawals: computed on each
+    /// call, so it follows a chain-id change (fork).
+    function domainSeparator() public view returns (bytes32) {
+        (uint256 l1ChainId, address l1Bridge) = IS_L1 ? (block.chainid, address(this)) : (remoteChainId, remoteBridge);
+        return keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, l1ChainId, l1Bridge));
+    }
+
     function _hashWithdrawal(uint256 nonce, address token, bool homeL1, address from, address to, uint256 amount)
         internal
         view
         returns (bytes32)
     {
-        (uint256 l1ChainId, address l1Bridge, uint256 sideChainId, address sideBridge) = IS_L1
-            ? (block.chainid, address(this), remoteChainId, remoteBridge)
-            : (remoteChainId, remoteBridge, block.chainid, address(this));
-        bytes32 domainSeparator =
-            keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, l1ChainId, l1Bridge));
+        (uint256 sideChainId, address sideBridge) = IS_L1 ? (remoteChainId, remoteBridge) : (block.chainid, address(this));
         bytes32 structHash = keccak256(
             abi.encode(WITHDRAWAL_TYPEHASH, sideChainId, sideBridge, nonce, token, homeL1, from, to, amount)
         );
-        return keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
     }
 
     // ------------------------------------------------------ internal: config

@@ -26,6 +26,7 @@ interface Vm {
     function getRecordedLogs() external returns (Log[] memory);
     function assume(bool condition) external pure;
     function label(address account, string calldata name) external;
+    function etch(address target, bytes calldata code) external;
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
