@@ -13,6 +13,12 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function prank(address sender) external;
+    function startBroadcast(uint256 privateKey) external;
+    function stopBroadcast() external;
+    function envUint(string calldata name) external view returns (uint256);
+    function envAddress(string calldata name) external view returns (address);
+    function envAddress(string calldata name, string calldata delim) external view returns (address[] memory);
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
     function startPrank(address sender) external;
     function stopPrank() external;
     function deal(address account, uint256 balance) external;
