@@ -19,6 +19,7 @@ interface Vm {
     function envAddress(string calldata name) external view returns (address);
     function envAddress(string calldata name, string calldata delim) external view returns (address[] memory);
     function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
+    function envString(string calldata name) external view returns (string memory);
     function startPrank(address sender) external;
     function stopPrank() external;
     function deal(address account, uint256 balance) external;
