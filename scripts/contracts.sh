@@ -4,9 +4,10 @@
 # eth-account from PyPI (contracts/requirements.txt) in a venv under
 # ~/.cache/outrigger/. Needs only Node.js (npm) and Python 3.
 #
-#   scripts/contracts.sh                     install if missing, build, check the
-#                                            committed artifacts and the EIP-712
-#                                            fixture, run every forge test
+#   scripts/contracts.sh                     install if missing, check formatting,
+#                                            build, check the committed artifacts
+#                                            and the EIP-712 fixture, run every
+#                                            forge test
 #   scripts/contracts.sh --update-artifacts  rewrite contracts/artifacts/ and the
 #                                            EIP-712 fixture from a fresh build
 #   scripts/contracts.sh --gas               measure gas on anvil (3-of-4, 5-of-7,
@@ -52,6 +53,9 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$pystamp" ] || [ "$(cat "$pystamp")" !
     hash_of requirements.txt > "$pystamp"
 fi
 py="$venv/bin/python"
+
+step "forge fmt --check"
+"$forge" fmt --check
 
 step "forge build ($($forge --version | head -1), $(tools/solc --version | tail -1))"
 "$forge" build

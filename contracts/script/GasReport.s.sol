@@ -5,7 +5,12 @@ import {Vm} from "../test/utils/Vm.sol";
 import {L1Bridge} from "../src/L1Bridge.sol";
 import {SidechainBridge} from "../src/SidechainBridge.sol";
 import {
-    DepositMessage, WithdrawalMessage, InitParams, TokenConfig, TokenListing, TokenMetadata
+    DepositMessage,
+    WithdrawalMessage,
+    InitParams,
+    TokenConfig,
+    TokenListing,
+    TokenMetadata
 } from "../src/BridgeTypes.sol";
 import {MockERC20} from "../test/mocks/Tokens.sol";
 

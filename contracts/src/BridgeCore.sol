@@ -138,7 +138,9 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     /// An incoming transfer waits: until `readyAt` when large, or for room
     /// under the daily limit. Anyone may then call `executeQueued*`.
     event TransferQueued(uint256 indexed nonce, bytes32 hash, uint256 readyAt, bool overDailyLimit);
-    event TransferExecuted(uint256 indexed nonce, bytes32 hash, address indexed token, address indexed to, uint256 amount);
+    event TransferExecuted(
+        uint256 indexed nonce, bytes32 hash, address indexed token, address indexed to, uint256 amount
+    );
     event TransferCancelled(uint256 indexed nonce, address indexed by);
 
     // ----------------------------------------------------------------- errors
@@ -284,10 +286,16 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         emit OperationScheduled(id, at, data);
     }
 
-    /// @notice Cancels a scheduled governance call; the guardian's veto.
-    function cancel(bytes32 id) external {
+    /// @notice Cancels a scheduled governance call (`data` as scheduled): the
+    /// guardian's veto. The guardian cannot veto its own replacement, or a
+    /// stolen guardian key could block every change forever.
+    function cancel(bytes calldata data) external {
         if (msg.sender != guardian && msg.sender != governance) revert NotGuardian(msg.sender);
+        bytes32 id = keccak256(data);
         if (readyAt[id] == 0) revert OperationNotScheduled(id);
+        if (msg.sender != governance && data.length >= 4 && bytes4(data[0:4]) == this.setGuardian.selector) {
+            revert NotGovernance(msg.sender);
+        }
         delete readyAt[id];
         emit OperationCancelled(id, msg.sender);
     }
@@ -346,7 +354,9 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     /// @notice Where the bridged token for an asset is (or will be) deployed.
     function predictBridgedToken(address token, bool homeL1) external view returns (address) {
         bytes32 h = keccak256(
-            abi.encodePacked(bytes1(0xff), address(this), _key(token, homeL1), keccak256(type(BridgedToken).creationCode))
+            abi.encodePacked(
+                bytes1(0xff), address(this), _key(token, homeL1), keccak256(type(BridgedToken).creationCode)
+            )
         );
         return address(uint160(uint256(h)));
     }
@@ -358,11 +368,7 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     }
 
     /// @inheritdoc IBridgedTokenDeployer
-    function bridgedTokenParameters()
-        external
-        view
-        returns (string memory, string memory, uint8, address, bool)
-    {
+    function bridgedTokenParameters() external view returns (string memory, string memory, uint8, address, bool) {
         bytes32 key = _deployingKey;
         if (key == 0) revert NotDeploying();
         TokenMetadata storage m = _tokenMetadata[key];
@@ -389,10 +395,10 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         view
         returns (bytes32)
     {
-        (uint256 sideChainId, address sideBridge) = IS_L1 ? (remoteChainId, remoteBridge) : (block.chainid, address(this));
-        bytes32 structHash = keccak256(
-            abi.encode(WITHDRAWAL_TYPEHASH, sideChainId, sideBridge, nonce, token, homeL1, from, to, amount)
-        );
+        (uint256 sideChainId, address sideBridge) =
+            IS_L1 ? (remoteChainId, remoteBridge) : (block.chainid, address(this));
+        bytes32 structHash =
+            keccak256(abi.encode(WITHDRAWAL_TYPEHASH, sideChainId, sideBridge, nonce, token, homeL1, from, to, amount));
         return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
     }
 
@@ -427,11 +433,12 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         if (token == address(0) && !homeL1) revert BadTokenConfig(token, homeL1);
         if (
             c.enabled
-                && (
-                    c.minAmount == 0 || c.minAmount > c.maxAmount || c.delayThreshold < c.minAmount
-                        || c.delayThreshold > c.maxAmount || c.dailyLimit < c.maxAmount
-                        || c.dailyLimit > BUCKET_AMOUNT_MASK
-                )
+                && (c.minAmount == 0
+                    || c.minAmount > c.maxAmount
+                    || c.delayThreshold < c.minAmount
+                    || c.delayThreshold > c.maxAmount
+                    || c.dailyLimit < c.maxAmount
+                    || c.dailyLimit > BUCKET_AMOUNT_MASK)
         ) revert BadTokenConfig(token, homeL1);
         bytes32 key = _key(token, homeL1);
         _tokenConfig[key] = c;

@@ -202,13 +202,14 @@ contract AttacksTest is BridgeFixture {
         // funds, and a relayer-set swap waits out the timelock in public,
         // where the guardian vetoes it
         _makeRelayers(3, 0xC000);
+        bytes memory swap = abi.encodeCall(BridgeCore.setRelayers, (relayerAddrs, 2));
         vm.prank(governance);
-        bytes32 id = l1.schedule(abi.encodeCall(BridgeCore.setRelayers, (relayerAddrs, 2)));
+        bytes32 id = l1.schedule(swap);
         vm.prank(governance);
         vm.expectRevert(abi.encodeWithSelector(BridgeCore.OperationNotReady.selector, id, block.timestamp + GOV_DELAY));
         l1.setRelayers(relayerAddrs, 2);
         vm.prank(guardian);
-        l1.cancel(id);
+        l1.cancel(swap);
         vm.assertEq(address(l1).balance, 1000 ether, "funds stay");
     }
 

@@ -61,9 +61,7 @@ contract Eip712FixtureTest {
     }
 
     function test_typeHashMatchesFixtureTypeString() public view {
-        vm.assertEq(
-            l1.WITHDRAWAL_TYPEHASH(), keccak256(bytes(vm.parseJsonString(json, ".typeString"))), "type string"
-        );
+        vm.assertEq(l1.WITHDRAWAL_TYPEHASH(), keccak256(bytes(vm.parseJsonString(json, ".typeString"))), "type string");
     }
 
     function test_contractsAgreeWithEthAccount() public {

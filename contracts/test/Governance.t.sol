@@ -111,9 +111,13 @@ contract GovernanceTest is BridgeFixture {
             list[i] = relayerAddrs[i];
         }
         (list[1], list[2]) = (list[2], list[1]);
-        _expectInitRevert(_params(1, address(side), list, 3), abi.encodeWithSelector(BridgeCore.RelayersNotSorted.selector, 2));
+        _expectInitRevert(
+            _params(1, address(side), list, 3), abi.encodeWithSelector(BridgeCore.RelayersNotSorted.selector, 2)
+        );
         list[2] = list[1];
-        _expectInitRevert(_params(1, address(side), list, 3), abi.encodeWithSelector(BridgeCore.RelayersNotSorted.selector, 2));
+        _expectInitRevert(
+            _params(1, address(side), list, 3), abi.encodeWithSelector(BridgeCore.RelayersNotSorted.selector, 2)
+        );
         list[0] = address(0);
         _expectInitRevert(_params(1, address(side), list, 3), abi.encodeWithSelector(BridgeCore.ZeroAddress.selector));
     }
@@ -200,14 +204,27 @@ contract GovernanceTest is BridgeFixture {
         bytes32 id = l1.schedule(data);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(BridgeCore.NotGuardian.selector, alice));
-        l1.cancel(id);
+        l1.cancel(data);
         vm.prank(guardian);
-        l1.cancel(id);
+        l1.cancel(data);
         vm.warp(block.timestamp + GOV_DELAY);
         vm.prank(governance);
         vm.expectRevert(abi.encodeWithSelector(BridgeCore.OperationNotScheduled.selector, id));
         l1.setRelayers(relayerAddrs, 2);
         vm.assertEq(l1.relayerSetVersion(), 1, "unchanged");
+    }
+
+    function test_timelock_guardianCannotVetoItsReplacement() public {
+        bytes memory replace = abi.encodeCall(BridgeCore.setGuardian, (alice));
+        vm.prank(governance);
+        l1.schedule(replace);
+        vm.prank(guardian);
+        vm.expectRevert(abi.encodeWithSelector(BridgeCore.NotGovernance.selector, guardian));
+        l1.cancel(replace);
+        vm.warp(block.timestamp + GOV_DELAY);
+        vm.prank(governance);
+        l1.setGuardian(alice);
+        vm.assertEq(l1.guardian(), alice, "replaced despite the old guardian");
     }
 
     function test_everyConfigChangeIsTimelocked() public {

@@ -316,7 +316,8 @@ contract InvariantTest is BridgeFixture {
     /// Locked on L1 >= minted (or released) on the sidechain, per asset, and
     /// the reverse for the sidechain's own token.
     function invariant_lockedCoversMinted() public view {
-        uint256 circulating = SIDE_NATIVE_SUPPLY > address(side).balance ? SIDE_NATIVE_SUPPLY - address(side).balance : 0;
+        uint256 circulating =
+            SIDE_NATIVE_SUPPLY > address(side).balance ? SIDE_NATIVE_SUPPLY - address(side).balance : 0;
         vm.assertGe(address(l1).balance, circulating, "ETH locked on L1 >= native coin out on the sidechain");
         address sUsdc = side.bridgedToken(address(usdc), true);
         uint256 minted = sUsdc == address(0) ? 0 : BridgedToken(sUsdc).totalSupply();

@@ -137,7 +137,7 @@ contract L1BridgeTest is BridgeFixture {
         WithdrawalMessage memory w = _withdrawal(1, address(0), true, bob, 2 ether);
         l1.finalizeWithdrawal(w, _sigs(l1.hashWithdrawal(w), 3));
         vm.assertEq(bob.balance, 2 ether, "bob paid");
-        (, , BridgeCore.Status st) = l1.incoming(1);
+        (,, BridgeCore.Status st) = l1.incoming(1);
         vm.assertTrue(st == BridgeCore.Status.Executed, "executed");
     }
 
@@ -373,7 +373,7 @@ contract L1BridgeTest is BridgeFixture {
         vm.assertEq(usdc.balanceOf(bob), fits * amount, "within the limit");
         WithdrawalMessage memory over = _withdrawal(fits + 1, address(usdc), true, bob, amount);
         l1.finalizeWithdrawal(over, _sigs(l1.hashWithdrawal(over), 3));
-        (, , BridgeCore.Status st) = l1.incoming(fits + 1);
+        (,, BridgeCore.Status st) = l1.incoming(fits + 1);
         vm.assertTrue(st == BridgeCore.Status.Queued, "over the limit: queued");
         vm.expectRevert(abi.encodeWithSelector(BridgeCore.DailyLimitExceeded.selector, address(usdc), true, amount));
         l1.executeQueuedWithdrawal(over);
@@ -400,7 +400,8 @@ contract L1BridgeTest is BridgeFixture {
 
     function _listOnL1(address token) internal {
         _govern(
-            address(l1), abi.encodeCall(BridgeCore.setToken, (token, true, _cfg(1, MAX, DAILY, LARGE), _meta("", "", 18)))
+            address(l1),
+            abi.encodeCall(BridgeCore.setToken, (token, true, _cfg(1, MAX, DAILY, LARGE), _meta("", "", 18)))
         );
     }
 

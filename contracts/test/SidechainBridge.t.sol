@@ -174,7 +174,7 @@ contract SidechainBridgeTest is BridgeFixture {
         }
         BridgedToken t = BridgedToken(side.bridgedToken(address(usdc), true));
         vm.assertEq(t.totalSupply(), fits * amount, "the last one waits");
-        (, , BridgeCore.Status st) = side.incoming(fits + 1);
+        (,, BridgeCore.Status st) = side.incoming(fits + 1);
         vm.assertTrue(st == BridgeCore.Status.Queued, "queued");
     }
 

@@ -102,7 +102,8 @@ abstract contract BridgeFixture {
         list[1] = TokenListing(address(usdc), true, _cfg(1, MAX, DAILY, LARGE), _meta("Bridged USDC", "USDC.o", 18));
         list[2] = TokenListing(address(usdt), true, _cfg(1, MAX, DAILY, LARGE), _meta("Bridged USDT", "USDT.o", 6));
         list[3] = TokenListing(address(feeToken), true, _cfg(1, MAX, DAILY, LARGE), _meta("Bridged FEE", "FEE.o", 18));
-        list[4] = TokenListing(address(sideToken), false, _cfg(1, MAX, DAILY, LARGE), _meta("Side on L1", "SIDE.l1", 18));
+        list[4] =
+            TokenListing(address(sideToken), false, _cfg(1, MAX, DAILY, LARGE), _meta("Side on L1", "SIDE.l1", 18));
     }
 
     function _params(uint256 remoteChainId, address remoteBridge, address[] memory relayers, uint256 t)
