@@ -155,6 +155,7 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     error Reentrancy();
     error ZeroAddress();
     error ZeroAmount();
+    error ZeroChainId();
     error ZeroNonce();
     error BadRelayerCount(uint256 count);
     error RelayersNotSorted(uint256 index);
@@ -233,7 +234,7 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         if (p.governance == address(0) || p.guardian == address(0) || p.remoteBridge == address(0)) {
             revert ZeroAddress();
         }
-        if (p.remoteChainId == 0) revert ZeroAmount();
+        if (p.remoteChainId == 0) revert ZeroChainId();
         governance = p.governance;
         guardian = p.guardian;
         _setGovernanceDelay(p.governanceDelay);

@@ -68,6 +68,8 @@ contract SidechainBridge is BridgeCore {
         uint256 index = _relayerIndex[msg.sender];
         if (index == 0) revert NotRelayer(msg.sender);
         if (d.nonce == 0) revert ZeroNonce();
+        if (d.to == address(0)) revert ZeroAddress();
+        if (d.amount == 0) revert ZeroAmount();
         if (incoming[d.nonce].status != Status.None) revert AlreadyProcessed(d.nonce);
         bytes32 h = hashDeposit(d);
         Confirmations storage c = _confirmations[h];

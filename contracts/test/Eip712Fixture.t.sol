@@ -64,6 +64,23 @@ contract Eip712FixtureTest {
         vm.assertEq(l1.WITHDRAWAL_TYPEHASH(), keccak256(bytes(vm.parseJsonString(json, ".typeString"))), "type string");
     }
 
+    function test_ethWithdrawalDigestAgrees() public {
+        WithdrawalMessage memory e = WithdrawalMessage({
+            nonce: vm.parseJsonUint(json, ".ethWithdrawal.nonce"),
+            token: vm.parseJsonAddress(json, ".ethWithdrawal.token"),
+            homeL1: vm.parseJsonBool(json, ".ethWithdrawal.homeL1"),
+            from: vm.parseJsonAddress(json, ".ethWithdrawal.from"),
+            to: vm.parseJsonAddress(json, ".ethWithdrawal.to"),
+            amount: vm.parseJsonUint(json, ".ethWithdrawal.amount")
+        });
+        bytes32 expected = vm.parseJsonBytes32(json, ".ethDigest");
+        vm.assertTrue(e.homeL1 && e.token == address(0) && e.amount == type(uint256).max, "fixture loaded");
+        vm.chainId(l1ChainId);
+        vm.assertEq(l1.hashWithdrawal(e), expected, "L1 digest of an ETH withdrawal");
+        vm.chainId(sideChainId);
+        vm.assertEq(side.hashWithdrawal(e), expected, "sidechain digest of an ETH withdrawal");
+    }
+
     function test_contractsAgreeWithEthAccount() public {
         bytes32 domainSeparator = vm.parseJsonBytes32(json, ".domainSeparator");
         bytes[] memory sigs = new bytes[](3);

@@ -55,7 +55,7 @@ contract GovernanceTest is BridgeFixture {
         p = _params(1, address(0), relayerAddrs, 3);
         _expectInitRevert(p, abi.encodeWithSelector(BridgeCore.ZeroAddress.selector));
         p = _params(0, address(side), relayerAddrs, 3);
-        _expectInitRevert(p, abi.encodeWithSelector(BridgeCore.ZeroAmount.selector));
+        _expectInitRevert(p, abi.encodeWithSelector(BridgeCore.ZeroChainId.selector));
         p = _params(1, address(side), relayerAddrs, 3);
         p.governanceDelay = 59 minutes;
         _expectInitRevert(p, abi.encodeWithSelector(BridgeCore.BadDelay.selector, 59 minutes));

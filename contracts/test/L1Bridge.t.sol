@@ -74,6 +74,19 @@ contract L1BridgeTest is BridgeFixture {
         vm.stopPrank();
     }
 
+    function test_depositERC20_rejectsListedAddressWithoutCode() public {
+        address ghost = address(0x6057);
+        _listOnL1(ghost);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(SafeTransfer.TokenCallFailed.selector, ghost, bytes4(0x70a08231)));
+        l1.depositERC20(ghost, bob, 100);
+        // and a release of it cannot pass for a USDT-style success
+        WithdrawalMessage memory w = _withdrawal(1, ghost, true, bob, 100);
+        bytes[] memory sigs = _sigs(l1.hashWithdrawal(w), 3);
+        vm.expectRevert(abi.encodeWithSelector(SafeTransfer.NotAContract.selector, ghost));
+        l1.finalizeWithdrawal(w, sigs);
+    }
+
     function test_deposit_rejectsZeroRecipientAndAmount() public {
         vm.deal(alice, 1 ether);
         vm.startPrank(alice);

@@ -114,18 +114,12 @@ contract SidechainBridgeTest is BridgeFixture {
         vm.startPrank(relayerAddrs[0]);
         vm.expectRevert(BridgeCore.ZeroNonce.selector);
         side.confirmDeposit(_deposit(0, address(0), true, bob, 1));
-        vm.stopPrank();
-        DepositMessage memory d = _deposit(1, address(0), true, address(0), 1);
-        _confirm(d, 2);
-        vm.prank(relayerAddrs[2]);
         vm.expectRevert(BridgeCore.ZeroAddress.selector);
-        side.confirmDeposit(d);
-        d = _deposit(1, address(0), true, bob, 0);
-        _confirm(d, 2);
-        vm.prank(relayerAddrs[2]);
+        side.confirmDeposit(_deposit(1, address(0), true, address(0), 1));
         vm.expectRevert(BridgeCore.ZeroAmount.selector);
-        side.confirmDeposit(d);
-        d = _deposit(1, address(0xDEAD), true, bob, 1);
+        side.confirmDeposit(_deposit(1, address(0), true, bob, 0));
+        vm.stopPrank();
+        DepositMessage memory d = _deposit(1, address(0xDEAD), true, bob, 1);
         _confirm(d, 2);
         vm.prank(relayerAddrs[2]);
         vm.expectRevert(abi.encodeWithSelector(BridgeCore.TokenNotListed.selector, address(0xDEAD), true));
@@ -239,6 +233,30 @@ contract SidechainBridgeTest is BridgeFixture {
         t.burn(alice, 1);
         vm.expectRevert(BridgeCore.NotDeploying.selector);
         side.bridgedTokenParameters();
+    }
+
+    function test_bridgedToken_isAPlainERC20() public {
+        _bridgeToSide(usdc, 100);
+        BridgedToken t = BridgedToken(side.bridgedToken(address(usdc), true));
+        vm.prank(alice);
+        vm.assertTrue(t.transfer(bob, 30), "transfer");
+        vm.prank(bob);
+        t.approve(alice, 20);
+        vm.prank(alice);
+        vm.assertTrue(t.transferFrom(bob, alice, 20), "transferFrom");
+        vm.assertEq(t.balanceOf(alice), 90, "alice");
+        vm.assertEq(t.balanceOf(bob), 10, "bob");
+        vm.assertEq(t.allowance(bob, alice), 0, "allowance spent");
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(BridgedToken.InsufficientAllowance.selector, bob, alice, 0, 1));
+        t.transferFrom(bob, alice, 1);
+        vm.prank(alice);
+        vm.expectRevert(BridgedToken.ZeroAddress.selector);
+        t.transfer(address(0), 1);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(BridgedToken.InsufficientBalance.selector, bob, 10, 11));
+        t.transfer(alice, 11);
+        vm.assertEq(t.totalSupply(), 100, "supply unchanged by transfers");
     }
 
     // ---------------------------------------------------------- signatures

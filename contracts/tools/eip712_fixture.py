@@ -40,17 +40,24 @@ WITHDRAWAL = {
 }
 
 
+# A second message for the other encodings: ETH (token 0) and homeL1 = true.
+ETH_WITHDRAWAL = {
+    "nonce": 2,
+    "token": to_checksum_address("0x" + "00" * 20),
+    "homeL1": True,
+    "from": to_checksum_address("0x0000000000000000000000000000000000000b0b"),
+    "to": to_checksum_address("0xffffffffffffffffffffffffffffffffffffffff"),
+    "amount": 2**256 - 1,
+}
+
+
 def create_address(sender: str, nonce: int) -> str:
     """Address of the contract `sender` creates with CREATE at `nonce`."""
     return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
 
 
-def compute() -> dict:
-    # The forge test deploys L1Bridge at the deployer's nonce 0 and
-    # SidechainBridge at nonce 1.
-    l1_bridge = create_address(DEPLOYER, 0)
-    side_bridge = create_address(DEPLOYER, 1)
-    typed = {
+def typed_withdrawal(l1_bridge: str, side_bridge: str, withdrawal: dict) -> dict:
+    return {
         "types": {
             "EIP712Domain": [
                 {"name": "name", "type": "string"},
@@ -76,10 +83,23 @@ def compute() -> dict:
             "chainId": L1_CHAIN_ID,
             "verifyingContract": l1_bridge,
         },
-        "message": {"sidechainChainId": SIDECHAIN_CHAIN_ID, "sidechainBridge": side_bridge, **WITHDRAWAL},
+        "message": {"sidechainChainId": SIDECHAIN_CHAIN_ID, "sidechainBridge": side_bridge, **withdrawal},
     }
+
+
+def digest_of(typed: dict) -> bytes:
     signable = encode_typed_data(full_message=typed)
-    digest = keccak(b"\x19" + signable.version + signable.header + signable.body)
+    return keccak(b"\x19" + signable.version + signable.header + signable.body)
+
+
+def compute() -> dict:
+    # The forge test deploys L1Bridge at the deployer's nonce 0 and
+    # SidechainBridge at nonce 1.
+    l1_bridge = create_address(DEPLOYER, 0)
+    side_bridge = create_address(DEPLOYER, 1)
+    typed = typed_withdrawal(l1_bridge, side_bridge, WITHDRAWAL)
+    signable = encode_typed_data(full_message=typed)
+    digest = digest_of(typed)
 
     relayers = sorted(((Account.from_key(k).address, k) for k in RELAYER_KEYS), key=lambda a: int(a[0], 16))
     signatures, signers = [], []
@@ -112,6 +132,8 @@ def compute() -> dict:
         "digest": "0x" + digest.hex(),
         "signers": signers,
         "signatures": signatures,
+        "ethWithdrawal": {**ETH_WITHDRAWAL, "amount": str(ETH_WITHDRAWAL["amount"])},
+        "ethDigest": "0x" + digest_of(typed_withdrawal(l1_bridge, side_bridge, ETH_WITHDRAWAL)).hex(),
     }
 
 
