@@ -25,11 +25,11 @@ contract SidechainBridge is BridgeCore {
         uint64 bitmap;
     }
 
+    /// A posted signature in EIP-2098 compact form: `vs` is s with the parity
+    /// bit (v - 27) in its top bit, free because s is low.
     struct Signature {
         bytes32 r;
-        bytes32 s;
-        uint8 v;
-        address signer;
+        bytes32 vs;
     }
 
     /// Nonce of the last withdrawal; the first withdrawal gets 1.
@@ -130,8 +130,9 @@ contract SidechainBridge is BridgeCore {
         if (_relayerIndex[signer] == 0) revert NotRelayer(signer);
         if (hasSigned[nonce][signer]) revert AlreadySigned(nonce, signer);
         hasSigned[nonce][signer] = true;
+        uint256 parity = uint8(signature[64]) - 27; // _recover checked v is 27 or 28
         _signatures[nonce].push(
-            Signature(bytes32(signature[0:32]), bytes32(signature[32:64]), uint8(signature[64]), signer)
+            Signature(bytes32(signature[0:32]), bytes32(uint256(bytes32(signature[32:64])) | (parity << 255)))
         );
         emit SignatureSubmitted(nonce, signer);
     }
@@ -141,20 +142,25 @@ contract SidechainBridge is BridgeCore {
     /// left the relayer set are included; drop them before finalizing.
     function signaturesOf(uint256 nonce) external view returns (address[] memory signers, bytes[] memory signatures) {
         Signature[] storage all = _signatures[nonce];
+        bytes32 digest = withdrawalDigest[nonce];
         uint256 n = all.length;
         signers = new address[](n);
         signatures = new bytes[](n);
         for (uint256 i = 0; i < n; i++) {
-            Signature storage sig = all[i];
-            // insertion sort: at most a few dozen entries
+            bytes32 r = all[i].r;
+            uint256 vs = uint256(all[i].vs);
+            uint8 v = uint8(27 + (vs >> 255));
+            bytes32 sv = bytes32(vs & ~uint256(1 << 255));
+            address signer = ecrecover(digest, v, r, sv);
+            // insertion sort: at most MAX_RELAYERS entries
             uint256 j = i;
-            while (j > 0 && signers[j - 1] > sig.signer) {
+            while (j > 0 && signers[j - 1] > signer) {
                 signers[j] = signers[j - 1];
                 signatures[j] = signatures[j - 1];
                 j--;
             }
-            signers[j] = sig.signer;
-            signatures[j] = abi.encodePacked(sig.r, sig.s, sig.v);
+            signers[j] = signer;
+            signatures[j] = abi.encodePacked(r, sv, v);
         }
     }
 
