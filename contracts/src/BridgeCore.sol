@@ -26,7 +26,8 @@ import {SafeTransfer} from "./lib/SafeTransfer.sol";
 /// - outflows: per-token rolling 24 h limit, and a delay with guardian cancel
 ///   above a per-token size (bounds the loss when the threshold is broken);
 /// - no entry point makes a caller-chosen call: payouts only transfer listed
-///   tokens, mint our own bridged tokens or send plain ETH (Poly);
+///   tokens, mint our own bridged tokens or send plain ETH with bounded gas,
+///   held for a later claim if refused (Poly);
 /// - relayer set, threshold, limits, token list, delays and roles change only
 ///   through governance and a timelock the guardian can veto; the guardian can
 ///   pause but only governance, through the timelock, can unpause.
@@ -51,6 +52,10 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     uint256 internal constant BUCKETS = 5; // LIMIT_WINDOW / BUCKET_SECONDS + 1
     uint256 internal constant BUCKET_AMOUNT_MASK = (1 << 224) - 1;
     /// secp256k1n / 2: signatures with a larger s are the malleated twin.
+    /// Gas a recipient's `receive` gets with a payout of ETH (native coin).
+    /// If it reverts or needs more, the amount waits in `unclaimedETH`: a
+    /// recipient can neither block a payout nor burn the payer's gas.
+    uint256 public constant ETH_CALL_GAS = 100_000;
     uint256 internal constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     // --------------------------------------------------------------- EIP-712
@@ -116,6 +121,9 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     /// Incoming nonce => its state. Each nonce runs at most once.
     mapping(uint256 => Incoming) public incoming;
 
+    /// ETH (native coin) paid out to a recipient that did not take it.
+    mapping(address => uint256) public unclaimedETH;
+
     /// Set only while deploying a bridged token (see `bridgedTokenParameters`).
     bytes32 private _deployingKey;
     uint256 private _entered;
@@ -142,6 +150,9 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         uint256 indexed nonce, bytes32 hash, address indexed token, address indexed to, uint256 amount
     );
     event TransferCancelled(uint256 indexed nonce, address indexed by);
+    /// A payout's ETH (native coin) was refused by `to`; `to` claims it with `claimETH`.
+    event EthHeld(address indexed to, uint256 amount);
+    event EthClaimed(address indexed by, address indexed recipient, uint256 amount);
 
     // ----------------------------------------------------------------- errors
 
@@ -181,6 +192,8 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     error SignersNotSorted(address signer);
     error NotEnoughSignatures(uint256 given, uint256 threshold);
     error EthTransferFailed(address to, uint256 amount);
+    error BadRecipient(address to);
+    error NotEnoughGas();
     error NotDeploying();
 
     // -------------------------------------------------------------- modifiers
@@ -273,6 +286,17 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         if (t.status != Status.Queued) revert NotQueued(nonce);
         t.status = Status.Cancelled;
         emit TransferCancelled(nonce, msg.sender);
+    }
+
+    /// @notice Sends the caller's held ETH (native coin) to `recipient`.
+    function claimETH(address recipient) external whenActive nonReentrant {
+        if (recipient == address(0)) revert ZeroAddress();
+        uint256 amount = unclaimedETH[msg.sender];
+        if (amount == 0) revert ZeroAmount();
+        unclaimedETH[msg.sender] = 0;
+        (bool ok,) = recipient.call{value: amount}("");
+        if (!ok) revert EthTransferFailed(recipient, amount);
+        emit EthClaimed(msg.sender, recipient, amount);
     }
 
     // ------------------------------------------------------------ governance
@@ -492,6 +516,8 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
         returns (uint256 received)
     {
         if (to == address(0)) revert ZeroAddress();
+        // the other bridge would refuse the payout: the funds would stay locked here
+        if (to == remoteBridge) revert BadRecipient(to);
         if (amount == 0) revert ZeroAmount();
         (bytes32 key, TokenConfig storage c) = _listed(token, homeL1);
         if (amount < c.minAmount || amount > c.maxAmount) revert AmountOutOfRange(amount, c.minAmount, c.maxAmount);
@@ -515,6 +541,7 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     function _accept(uint256 nonce, bytes32 hash, address token, bool homeL1, address to, uint256 amount) internal {
         if (nonce == 0) revert ZeroNonce();
         if (to == address(0)) revert ZeroAddress();
+        if (to == address(this)) revert BadRecipient(to);
         if (amount == 0) revert ZeroAmount();
         Incoming storage t = incoming[nonce];
         if (t.status != Status.None) revert AlreadyProcessed(nonce);
@@ -559,8 +586,15 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     /// `mint` on a bridged token this contract deployed.
     function _pay(bytes32 key, address token, bool homeL1, address to, uint256 amount) private {
         if (token == address(0)) {
-            (bool ok,) = to.call{value: amount}("");
-            if (!ok) revert EthTransferFailed(to, amount);
+            // The recipient must get its full ETH_CALL_GAS, or a caller could
+            // make the payout fail on purpose: 64/63 of it (EIP-150), plus the
+            // CALL's own cost (value transfer 9000, cold account 2600, setup).
+            if (gasleft() < ETH_CALL_GAS * 64 / 63 + 15_000) revert NotEnoughGas();
+            (bool ok,) = to.call{value: amount, gas: ETH_CALL_GAS}("");
+            if (!ok) {
+                unclaimedETH[to] += amount;
+                emit EthHeld(to, amount);
+            }
         } else if (_isMinted(token, homeL1)) {
             address bridged = _bridgedToken[key];
             if (bridged == address(0)) bridged = _deployBridgedToken(key, token, homeL1);

@@ -154,19 +154,19 @@ contract AttacksTest is BridgeFixture {
         uint64 versionBefore = l1.relayerSetVersion();
         address[] memory before = l1.relayers();
         // a validly signed message aimed at the bridge itself as "token"
-        WithdrawalMessage memory w = _withdrawal(1, address(l1), true, address(l1), 1);
+        WithdrawalMessage memory w = _withdrawal(1, address(l1), true, bob, 1);
         bytes[] memory sigs = _sigs(l1.hashWithdrawal(w), 3);
         vm.expectRevert(abi.encodeWithSelector(BridgeCore.TokenNotListed.selector, address(l1), true));
         l1.finalizeWithdrawal(w, sigs);
-        // ... or at the bridge as recipient of ETH: a plain value transfer,
-        // which the bridge refuses; no calldata ever reaches it
+        // ... or at the bridge as recipient: refused before any payout (and a
+        // payout is at most a plain value transfer: no calldata ever reaches it)
         vm.deal(address(l1), 1 ether);
         WithdrawalMessage memory w2 = _withdrawal(2, address(0), true, address(l1), 1 ether);
         bytes[] memory sigs2 = _sigs(l1.hashWithdrawal(w2), 3);
-        vm.expectRevert(abi.encodeWithSelector(BridgeCore.EthTransferFailed.selector, address(l1), 1 ether));
+        vm.expectRevert(abi.encodeWithSelector(BridgeCore.BadRecipient.selector, address(l1)));
         l1.finalizeWithdrawal(w2, sigs2);
         // a deposit on the sidechain naming the bridge as token is refused too
-        DepositMessage memory d = _deposit(1, address(side), false, address(side), 1);
+        DepositMessage memory d = _deposit(1, address(side), false, bob, 1);
         _confirm(d, 2);
         vm.prank(relayerAddrs[2]);
         vm.expectRevert(abi.encodeWithSelector(BridgeCore.TokenNotListed.selector, address(side), false));

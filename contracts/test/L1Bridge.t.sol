@@ -405,10 +405,82 @@ contract L1BridgeTest is BridgeFixture {
         WithdrawalMessage memory w = _withdrawal(1, address(0), true, address(r), 1 ether);
         bytes[] memory sigs = _sigs(l1.hashWithdrawal(w), 3);
         r.arm(w, sigs);
-        // the recipient re-enters finalizeWithdrawal from its receive(); the
-        // guard makes the ETH transfer (and so the whole call) fail
-        vm.expectRevert(abi.encodeWithSelector(BridgeCore.EthTransferFailed.selector, address(r), 1 ether));
+        // the recipient re-enters finalizeWithdrawal from its receive(): the
+        // guard reverts it, so the recipient refuses the ETH, which is held
         l1.finalizeWithdrawal(w, sigs);
+        vm.assertEq(address(r).balance, 0, "nothing paid twice");
+        vm.assertEq(l1.unclaimedETH(address(r)), 1 ether, "held once");
+        vm.assertEq(address(l1).balance, 2 ether, "still in the bridge");
+    }
+
+    function test_refusedETH_isHeld_thenClaimedElsewhere() public {
+        Refuser r = new Refuser();
+        vm.deal(address(l1), 3 ether);
+        WithdrawalMessage memory w = _withdrawal(1, address(0), true, address(r), 2 ether);
+        bytes[] memory sigs = _sigs(l1.hashWithdrawal(w), 3);
+        l1.finalizeWithdrawal(w, sigs);
+        vm.assertEq(l1.unclaimedETH(address(r)), 2 ether, "held for the recipient");
+        (,, BridgeCore.Status st) = l1.incoming(1);
+        vm.assertTrue(st == BridgeCore.Status.Executed, "the withdrawal is done");
+        vm.expectRevert(abi.encodeWithSelector(BridgeCore.AlreadyProcessed.selector, 1));
+        l1.finalizeWithdrawal(w, sigs);
+        vm.prank(address(r));
+        vm.expectRevert(abi.encodeWithSelector(BridgeCore.EthTransferFailed.selector, address(r), 2 ether));
+        l1.claimETH(address(r));
+        vm.prank(address(r));
+        l1.claimETH(bob);
+        vm.assertEq(bob.balance, 2 ether, "claimed to another address");
+        vm.prank(address(r));
+        vm.expectRevert(BridgeCore.ZeroAmount.selector);
+        l1.claimETH(bob);
+        vm.prank(alice);
+        vm.expectRevert(BridgeCore.ZeroAmount.selector);
+        l1.claimETH(alice);
+    }
+
+    function test_gasBurningRecipient_cannotBurnThePayersGas() public {
+        GasBurner g = new GasBurner();
+        vm.deal(address(l1), 1 ether);
+        WithdrawalMessage memory w = _withdrawal(1, address(0), true, address(g), 1 ether);
+        bytes[] memory sigs = _sigs(l1.hashWithdrawal(w), 3);
+        uint256 before = gasleft();
+        l1.finalizeWithdrawal(w, sigs);
+        vm.assertLe(before - gasleft(), 300_000, "bounded by ETH_CALL_GAS");
+        vm.assertEq(l1.unclaimedETH(address(g)), 1 ether, "held");
+    }
+
+    /// Whatever gas the caller gives, a smart-wallet recipient needing ~90k
+    /// gas is paid in full or the call reverts: a caller cannot push its ETH
+    /// into the held balance by starving the inner call. (EIP-150 alone leaves
+    /// a starving caller too little gas to record a held payout; the explicit
+    /// gasleft() check in `_pay` does not rely on that.) Fails if
+    /// ETH_CALL_GAS is too small for such wallets.
+    function test_callerGas_cannotForceAPayoutToBeHeld() public {
+        Wallet wallet = new Wallet();
+        vm.deal(address(l1), 1 ether);
+        WithdrawalMessage memory w = _withdrawal(1, address(0), true, address(wallet), 1 ether);
+        bytes[] memory sigs = _sigs(l1.hashWithdrawal(w), 3);
+        uint256 succeeded;
+        for (uint256 g = 60_000; g < 400_000; g += 3_000) {
+            uint256 snap = vm.snapshotState();
+            try l1.finalizeWithdrawal{gas: g}(w, sigs) {
+                succeeded++;
+                vm.assertEq(l1.unclaimedETH(address(wallet)), 0, "never held");
+                vm.assertEq(address(wallet).balance, 1 ether, "paid");
+            } catch {}
+            vm.revertToState(snap);
+        }
+        vm.assertGe(succeeded, 10, "enough gas succeeds");
+    }
+
+    function test_deposit_rejectsTheOtherBridgeAsRecipient() public {
+        vm.deal(alice, 1 ether);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(BridgeCore.BadRecipient.selector, address(side)));
+        l1.depositETH{value: 1 ether}(address(side));
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(BridgeCore.BadRecipient.selector, address(l1)));
+        side.withdraw{value: 1 ether}(address(0), address(l1), 1 ether);
     }
 
     function _listOnL1(address token) internal {
@@ -429,6 +501,26 @@ contract L1BridgeTest is BridgeFixture {
             v := byte(0, mload(add(sig, 96)))
         }
         return abi.encodePacked(r, bytes32(n - uint256(s)), v == 27 ? uint8(28) : uint8(27));
+    }
+}
+
+contract Refuser {}
+
+contract GasBurner {
+    receive() external payable {
+        while (true) {}
+    }
+}
+
+/// Spends ~90k of the 100k ETH_CALL_GAS on receipt (four new storage slots).
+contract Wallet {
+    uint256[4] internal counters;
+
+    receive() external payable {
+        counters[0] += 1;
+        counters[1] += msg.value;
+        counters[2] = block.number + 1;
+        counters[3] = block.timestamp + 1;
     }
 }
 

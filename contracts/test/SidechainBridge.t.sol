@@ -37,6 +37,15 @@ contract SidechainBridgeTest is BridgeFixture {
         side.confirmDeposit(d);
     }
 
+    function test_confirm_recipientRefusingNativeCoinDoesNotStallRelayers() public {
+        address refuser = address(new NoReceive());
+        DepositMessage memory d = _deposit(1, address(0), true, refuser, 1 ether);
+        _confirm(d, 3);
+        (,, BridgeCore.Status st) = side.incoming(1);
+        vm.assertTrue(st == BridgeCore.Status.Executed, "executed on the threshold vote");
+        vm.assertEq(side.unclaimedETH(refuser), 1 ether, "held for the recipient");
+    }
+
     function test_confirm_mintsBridgedTokenAtPredictedAddress() public {
         address predicted = side.predictBridgedToken(address(usdc), true);
         _confirm(_deposit(1, address(usdc), true, bob, 500), 3);
@@ -302,3 +311,5 @@ contract SidechainBridgeTest is BridgeFixture {
         side.submitSignature(1, other);
     }
 }
+
+contract NoReceive {}

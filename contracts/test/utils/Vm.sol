@@ -34,6 +34,8 @@ interface Vm {
     function assume(bool condition) external pure;
     function label(address account, string calldata name) external;
     function etch(address target, bytes calldata code) external;
+    function snapshotState() external returns (uint256);
+    function revertToState(uint256 snapshotId) external returns (bool);
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
     function parseJsonAddress(string calldata json, string calldata key) external pure returns (address);
