@@ -47,15 +47,16 @@ abstract contract BridgeCore is IBridgedTokenDeployer {
     /// Outflow limits hold over any window of this length.
     uint256 public constant LIMIT_WINDOW = 24 hours;
     /// The window is tracked in buckets: one more than fit in the window, so
-    /// that the buckets summed always cover every 24 h window exactly.
+    /// that the buckets summed always cover the whole 24 h window ending now
+    /// (and at most 6 h more: the limit errs on the safe side).
     uint256 internal constant BUCKET_SECONDS = 6 hours;
     uint256 internal constant BUCKETS = 5; // LIMIT_WINDOW / BUCKET_SECONDS + 1
     uint256 internal constant BUCKET_AMOUNT_MASK = (1 << 224) - 1;
-    /// secp256k1n / 2: signatures with a larger s are the malleated twin.
     /// Gas a recipient's `receive` gets with a payout of ETH (native coin).
     /// If it reverts or needs more, the amount waits in `unclaimedETH`: a
     /// recipient can neither block a payout nor burn the payer's gas.
     uint256 public constant ETH_CALL_GAS = 100_000;
+    /// secp256k1n / 2: signatures with a larger s are the malleated twin.
     uint256 internal constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     // --------------------------------------------------------------- EIP-712
