@@ -7,7 +7,7 @@ import {BridgeCore} from "../src/BridgeCore.sol";
 import {L1Bridge} from "../src/L1Bridge.sol";
 import {SidechainBridge} from "../src/SidechainBridge.sol";
 import {BridgedToken} from "../src/BridgedToken.sol";
-import {DepositMessage, WithdrawalMessage} from "../src/BridgeTypes.sol";
+import {DepositMessage, WithdrawalMessage, TokenConfig, TokenListing} from "../src/BridgeTypes.sol";
 import {MockERC20} from "./mocks/Tokens.sol";
 
 /// Drives both bridges as users, honest relayers and attackers would, in
@@ -22,6 +22,7 @@ contract BridgeHandler {
     uint256[] internal keys;
     address[] internal relayers;
     uint256 internal threshold;
+    address internal guardian;
 
     DepositMessage[] internal deposits; // seen on L1, maybe not yet relayed
     WithdrawalMessage[] internal withdrawals; // requested on the sidechain
@@ -37,6 +38,9 @@ contract BridgeHandler {
     uint256 public replaySuccesses;
     mapping(uint256 => uint256) public depositRuns; // deposit nonce => payouts
     mapping(uint256 => uint256) public withdrawalRuns; // withdrawal nonce => payouts
+    mapping(uint256 => bool) public depositCancelled;
+    mapping(uint256 => bool) public withdrawalCancelled;
+    uint256 public cancels;
     uint256 public calls;
 
     constructor(
@@ -45,8 +49,10 @@ contract BridgeHandler {
         MockERC20 usdc_,
         MockERC20 sideToken_,
         uint256[] memory keys_,
-        address[] memory relayers_
+        address[] memory relayers_,
+        address guardian_
     ) {
+        guardian = guardian_;
         l1 = l1_;
         side = side_;
         usdc = usdc_;
@@ -128,11 +134,19 @@ contract BridgeHandler {
     // ---------------------------------------------------- honest relayers
 
     /// Relayers confirm a deposit; `votes` of them, starting at `first`.
-    function relayDeposit(uint256 index, uint256 first, uint256 votes) external {
+    /// Relayers vote on a deposit: with `pending`, the next one not yet
+    /// processed at or after `index`; otherwise any (a replay if done).
+    function relayDeposit(uint256 index, uint256 first, uint256 votes, bool pending) external {
         calls++;
         if (deposits.length == 0) return;
-        DepositMessage memory d = deposits[index % deposits.length];
-        votes = threshold - 1 + votes % 2; // a vote short, or enough
+        index = index % deposits.length;
+        if (pending) {
+            for (uint256 k = 0; k < deposits.length && _status(side, deposits[index].nonce) != 0; k++) {
+                index = (index + 1) % deposits.length;
+            }
+        }
+        DepositMessage memory d = deposits[index];
+        votes = votes % 4 == 0 ? threshold - 1 : threshold; // mostly enough, sometimes a vote short
         for (uint256 i = 0; i < votes; i++) {
             address r = relayers[(first % relayers.length + i) % relayers.length];
             uint256 before = _status(side, d.nonce);
@@ -144,10 +158,18 @@ contract BridgeHandler {
         }
     }
 
-    function finalizeWithdrawal(uint256 index, uint256 extra) external {
+    /// Anyone finalizes a withdrawal with relayer signatures: with `pending`,
+    /// the next one not yet processed at or after `index`; otherwise any.
+    function finalizeWithdrawal(uint256 index, uint256 extra, bool pending) external {
         calls++;
         if (withdrawals.length == 0) return;
-        WithdrawalMessage memory w = withdrawals[index % withdrawals.length];
+        index = index % withdrawals.length;
+        if (pending) {
+            for (uint256 k = 0; k < withdrawals.length && _status(l1, withdrawals[index].nonce) != 0; k++) {
+                index = (index + 1) % withdrawals.length;
+            }
+        }
+        WithdrawalMessage memory w = withdrawals[index];
         uint256 n = threshold + extra % (relayers.length - threshold + 1);
         bytes[] memory sigs = _sign(side.withdrawalDigest(w.nonce), n);
         uint256 before = _status(l1, w.nonce);
@@ -177,9 +199,30 @@ contract BridgeHandler {
         } catch {}
     }
 
+    /// The guardian cancels whatever is queued at that index (large or over
+    /// the daily limit), on either side.
+    function guardianCancels(uint256 index, bool onL1) external {
+        calls++;
+        vm.startPrank(guardian);
+        if (onL1 && withdrawals.length > 0) {
+            uint256 nonce = withdrawals[index % withdrawals.length].nonce;
+            try l1.cancelQueued(nonce) {
+                withdrawalCancelled[nonce] = true;
+                cancels++;
+            } catch {}
+        } else if (!onL1 && deposits.length > 0) {
+            uint256 nonce = deposits[index % deposits.length].nonce;
+            try side.cancelQueued(nonce) {
+                depositCancelled[nonce] = true;
+                cancels++;
+            } catch {}
+        }
+        vm.stopPrank();
+    }
+
     function warp(uint256 dt) external {
         calls++;
-        vm.warp(block.timestamp + dt % 2 days);
+        vm.warp(block.timestamp + dt % 1 days);
     }
 
     // -------------------------------------------------------- attackers
@@ -304,7 +347,17 @@ contract InvariantTest is BridgeFixture {
 
     function setUp() public override {
         _deploy(4, 3);
-        handler = new BridgeHandler(l1, side, usdc, sideToken, relayerKeys, relayerAddrs);
+        handler = new BridgeHandler(l1, side, usdc, sideToken, relayerKeys, relayerAddrs, guardian);
+    }
+
+    /// Tighter limits than the unit tests' so that random amounts (up to
+    /// 150k) hit both the delay (>= 100k) and the daily limit (200k).
+    function _tokens() internal view override returns (TokenListing[] memory list) {
+        TokenConfig memory c = _cfg(1, 150_000e18, 200_000e18, 100_000e18);
+        list = new TokenListing[](3);
+        list[0] = TokenListing(address(0), true, c, _meta("", "", 18));
+        list[1] = TokenListing(address(usdc), true, c, _meta("Bridged USDC", "USDC.o", 18));
+        list[2] = TokenListing(address(sideToken), false, c, _meta("Side on L1", "SIDE.l1", 18));
     }
 
     /// forge's invariant runner calls only these contracts.
@@ -343,6 +396,18 @@ contract InvariantTest is BridgeFixture {
             vm.assertLe(handler.depositRuns(handler.depositNonceAt(i)), 1, "deposit executed once");
         }
         vm.assertEq(handler.replaySuccesses(), 0, "no replay accepted");
+    }
+
+    /// A cancelled transfer never pays.
+    function invariant_cancelledNeverPaid() public view {
+        for (uint256 i = 0; i < handler.withdrawalCount(); i++) {
+            uint256 n = handler.withdrawalNonceAt(i);
+            if (handler.withdrawalCancelled(n)) vm.assertEq(handler.withdrawalRuns(n), 0, "cancelled withdrawal paid");
+        }
+        for (uint256 i = 0; i < handler.depositCount(); i++) {
+            uint256 n = handler.depositNonceAt(i);
+            if (handler.depositCancelled(n)) vm.assertEq(handler.depositRuns(n), 0, "cancelled deposit paid");
+        }
     }
 
     /// Without threshold signatures (or votes) nothing changes: forged,

@@ -96,7 +96,7 @@ abstract contract BridgeFixture {
         return TokenMetadata(name, symbol, decimals);
     }
 
-    function _tokens() internal view returns (TokenListing[] memory list) {
+    function _tokens() internal view virtual returns (TokenListing[] memory list) {
         list = new TokenListing[](5);
         list[0] = TokenListing(address(0), true, _cfg(1, MAX, DAILY, LARGE), _meta("", "", 18));
         list[1] = TokenListing(address(usdc), true, _cfg(1, MAX, DAILY, LARGE), _meta("Bridged USDC", "USDC.o", 18));
