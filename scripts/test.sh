@@ -48,6 +48,11 @@ cargo build --workspace --all-targets --locked
 step "import benchmark (tiny)"
 "$CARGO_TARGET_DIR/debug/examples/import_bench" --txs 50 --blocks 1 --accounts 1000,5000
 
+# The bridge contracts: pinned solc-js and forge, committed artifacts checked
+# against the sources, the EIP-712 digest checked by eth-account, forge tests.
+step "bridge contracts"
+./scripts/contracts.sh
+
 step "cargo nextest run"
 cargo nextest run --workspace --locked --no-fail-fast
 

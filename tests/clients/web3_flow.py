@@ -133,4 +133,26 @@ history = w3.eth.fee_history(4, "latest", [25, 75])
 assert len(history["baseFeePerGas"]) == len(history["gasUsedRatio"]) + 1
 assert all(len(r) == 2 for r in history["reward"])
 assert w3.eth.gas_price >= w3.eth.get_block("latest")["baseFeePerGas"]
+# 7. Node-managed dev accounts sign; eth-account verifies independently.
+from eth_account.messages import encode_defunct, encode_typed_data  # noqa: E402
+
+assert w3.eth.accounts[0] == acct.address
+signature = w3.provider.make_request("personal_sign", ["0x" + b"gm".hex(), acct.address])["result"]
+assert Account.recover_message(encode_defunct(b"gm"), signature=signature) == acct.address
+typed = {
+    "types": {
+        "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"},
+                         {"name": "verifyingContract", "type": "address"}],
+        "Mail": [{"name": "to", "type": "address"}, {"name": "contents", "type": "string"},
+                 {"name": "amounts", "type": "uint256[]"}],
+    },
+    "primaryType": "Mail",
+    "domain": {"name": "Outrigger", "chainId": 1337, "verifyingContract": token_address},
+    "message": {"to": OTHER, "contents": "hello", "amounts": [1, 2, 3]},
+}
+for params in ([acct.address, typed], [acct.address, json.dumps(typed)]):
+    signature = w3.provider.make_request("eth_signTypedData_v4", params)["result"]
+    assert Account.recover_message(encode_typed_data(full_message=typed), signature=signature) == acct.address
+tx_hash = w3.eth.send_transaction({"from": acct.address, "to": OTHER, "value": 3})
+assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.1).status == 1
 print("web3.py flow passed")

@@ -1,5 +1,6 @@
 //! Node-managed accounts of a `--dev` chain, as anvil and geth `--dev` have
-//! them (`eth_sendTransaction`, `eth_sign`, `personal_sign`, `evm_mine`),
+//! them (`eth_sendTransaction`, `eth_sign`, `personal_sign`,
+//! `eth_signTypedData_v4`, `evm_mine`),
 //! and the `txpool` namespace.
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -37,6 +38,10 @@ pub trait DevRpc {
     /// EIP-191 signature of `data` by a dev account (`personal_sign` order).
     #[method(name = "personal_sign")]
     fn personal_sign(&self, data: Bytes, address: Address) -> RpcResult<Bytes>;
+    /// EIP-712 signature of typed data (an object, or its JSON as a string,
+    /// as MetaMask sends it) by a dev account.
+    #[method(name = "eth_signTypedData_v4")]
+    fn sign_typed_data(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes>;
     /// Seals a block now; returns `"0x0"` as anvil does.
     #[method(name = "evm_mine", blocking)]
     fn mine(&self) -> RpcResult<String>;
@@ -175,6 +180,26 @@ impl DevRpcServer for DevApi {
 
     fn personal_sign(&self, data: Bytes, address: Address) -> RpcResult<Bytes> {
         self.sign_message(address, &data)
+    }
+
+    fn sign_typed_data(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes> {
+        let invalid = |e: String| RpcError::InvalidParams(format!("invalid typed data: {e}"));
+        let data = match data {
+            serde_json::Value::String(text) => {
+                serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
+            }
+            other => other,
+        };
+        let typed: alloy_dyn_abi::TypedData =
+            serde_json::from_value(data).map_err(|e| invalid(e.to_string()))?;
+        let hash = typed
+            .eip712_signing_hash()
+            .map_err(|e| invalid(e.to_string()))?;
+        let signature = self
+            .signer(address)?
+            .sign_hash_sync(&hash)
+            .map_err(|e| RpcError::Internal(e.to_string()))?;
+        Ok(signature.as_bytes().into())
     }
 
     fn mine(&self) -> RpcResult<String> {
