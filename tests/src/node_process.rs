@@ -56,6 +56,16 @@ impl NodeProcess {
     /// Starts `outrigger node ARGS --rpc-addr .. --metrics-addr ..` with its
     /// output in `log_dir`, and waits until it answers `eth_blockNumber`.
     pub fn start(args: &[&str], log_dir: &Path) -> eyre::Result<Self> {
+        Self::start_with_env(args, &[], log_dir)
+    }
+
+    /// [`NodeProcess::start`] with extra environment variables (config keys
+    /// as `OUTRIGGER__SECTION__KEY`).
+    pub fn start_with_env(
+        args: &[&str],
+        env: &[(&str, &str)],
+        log_dir: &Path,
+    ) -> eyre::Result<Self> {
         let rpc = free_addr();
         let metrics = free_addr();
         let log = log_dir.join(format!("node-{}.log", rpc.port()));
@@ -66,6 +76,7 @@ impl NodeProcess {
             .args(["--rpc-addr", &rpc.to_string()])
             .args(["--metrics-addr", &metrics.to_string()])
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out)
@@ -161,11 +172,15 @@ impl Drop for NodeProcess {
 pub fn http_post(addr: SocketAddr, body: &str) -> eyre::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    write!(
-        stream,
+    let request = format!(
         "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
-    )?;
+    );
+    // A server may answer and close before reading all of an oversized
+    // body; its answer still counts.
+    if let Err(error) = stream.write_all(request.as_bytes()) {
+        return read_response(stream).map_err(|_| error.into());
+    }
     read_response(stream)
 }
 

@@ -345,3 +345,52 @@ fn dev_accounts_sign_and_send_txpool_shows_them_and_evm_mine_seals() {
         "{response}"
     );
 }
+
+#[test]
+fn oversized_requests_and_batches_are_refused_and_others_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start_with_env(
+        &["--dev", "--block-time-ms", "100"],
+        &[("OUTRIGGER__RPC__MAX_LOGS_BLOCK_RANGE", "3")],
+        dir.path(),
+    )
+    .unwrap();
+    // A body over the 10 MiB limit.
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+        "ab".repeat(6 * 1024 * 1024)
+    );
+    let (status, _) = http_post(node.rpc, &huge).unwrap();
+    assert_eq!(status, 413, "payload too large");
+    // A batch of 10,000 calls, over the limit of 100: one error, not 10,000 answers.
+    let batch: Vec<Value> = (0..10_000)
+        .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "eth_blockNumber", "params": []}))
+        .collect();
+    let (_, body) = http_post(node.rpc, &Value::Array(batch).to_string()).unwrap();
+    let response: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("batch request was too large")
+            && response["error"]["data"].as_str().unwrap().contains("100"),
+        "{response}"
+    );
+    // A log query over too many blocks names the limit (3 blocks here).
+    node.wait_for_block(4, Duration::from_secs(20)).unwrap();
+    let response = rpc_response(
+        node.rpc,
+        "eth_getLogs",
+        json!([{"fromBlock": "0x0", "toBlock": "0x4"}]),
+    )
+    .unwrap();
+    assert_eq!(error_code(&response), -32005, "{response}");
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max block range 3")
+    );
+    // Everyone else is still served.
+    assert_eq!(rpc(node.rpc, "eth_chainId", json!([])).unwrap(), "0x539");
+}
