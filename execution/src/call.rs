@@ -1,5 +1,5 @@
-//! Executing a message against the head state without a signature or a
-//! block, for `eth_call` and `eth_estimateGas`: nothing is written.
+//! Executing a message against the state after a block (the head or a
+//! recent one) without a signature or a new block, for `eth_call` and `eth_estimateGas`: nothing is written.
 //!
 //! The rules follow geth's: the nonce is not checked, a message that names
 //! no fee runs with a zero base fee (so an unfunded `from` can read state),
@@ -119,12 +119,13 @@ pub enum CallError {
 }
 
 impl Executor {
-    /// Executes `request` on the store's head state in the environment of
-    /// the block `header` (the head), without writing anything.
+    /// Executes `request` on the state after block `header` (the head or a
+    /// block whose state is kept), in that block's environment, without
+    /// writing anything.
     ///
     /// The gas defaults to the smallest of the block gas limit, `gas_cap`
-    /// and the fork's transaction gas cap; a given gas above `gas_cap` is
-    /// lowered to it.
+    /// and the fork's transaction gas cap; a given gas above `gas_cap` or the
+    /// transaction cap is lowered to it.
     pub fn call(
         &self,
         store: &Store,
@@ -132,15 +133,16 @@ impl Executor {
         request: &CallRequest,
         gas_cap: u64,
     ) -> Result<CallOutcome, CallError> {
-        let mut db = CacheDB::new(store.state());
+        let mut db = CacheDB::new(store.state_at(header.number)?);
         let gas = request
             .gas
             .unwrap_or_else(|| self.default_call_gas(header, gas_cap))
-            .min(gas_cap);
+            .min(gas_cap)
+            .min(self.tx_gas_cap(header));
         self.call_with_gas(&mut db, header, request, gas)
     }
 
-    /// Estimates the gas `request` needs on the head state, as geth does:
+    /// Estimates the gas `request` needs on the state after `header`, as geth does:
     /// a binary search between what it used and the most it may have, to
     /// within 1.5%.
     pub fn estimate_gas(
@@ -150,9 +152,10 @@ impl Executor {
         request: &CallRequest,
         gas_cap: u64,
     ) -> Result<u64, CallError> {
-        let mut db = CacheDB::new(store.state());
+        let state = store.state_at(header.number)?;
+        let mut db = CacheDB::new(state);
         let mut hi = match request.gas {
-            Some(gas) if gas >= TRANSFER_GAS => gas.min(gas_cap),
+            Some(gas) if gas >= TRANSFER_GAS => gas.min(gas_cap).min(self.tx_gas_cap(header)),
             _ => self.default_call_gas(header, gas_cap),
         };
         // The sender cannot pay for more gas than its balance covers.
@@ -162,9 +165,9 @@ impl Executor {
             .unwrap_or_default();
         if fee_cap > 0 {
             let from = request.from.unwrap_or_default();
-            let balance = store.account(from)?.map(|a| a.balance).unwrap_or_default();
+            let balance = state.account(from)?.map(|a| a.balance).unwrap_or_default();
             let value = request.value.unwrap_or_default();
-            if value > balance {
+            if value >= balance && !value.is_zero() {
                 return Err(CallError::Invalid("insufficient funds for transfer".into()));
             }
             let allowance = (balance - value) / U256::from(fee_cap);
@@ -176,7 +179,7 @@ impl Executor {
         if request.input.is_empty()
             && let Some(to) = request.to
         {
-            let has_code = store
+            let has_code = state
                 .account(to)?
                 .is_some_and(|a| a.code_hash != revm::primitives::KECCAK_EMPTY);
             if !has_code
@@ -190,7 +193,12 @@ impl Executor {
         let used = match self.call_with_gas(&mut db, header, request, hi)? {
             CallOutcome::Success { gas_used, .. } => gas_used,
             revert @ CallOutcome::Revert { .. } => return Err(CallError::Reverted(revert)),
-            CallOutcome::Halt { .. } => return Err(CallError::GasExceedsAllowance(hi)),
+            // Out of gas with all the gas allowed; any other halt is the
+            // message's own failure, reported as such (as geth does).
+            CallOutcome::Halt { reason, .. } if reason == "out of gas" => {
+                return Err(CallError::GasExceedsAllowance(hi));
+            }
+            CallOutcome::Halt { reason, .. } => return Err(CallError::Invalid(reason)),
         };
         let succeeds = |db: &mut CacheDB<StateReader<'_>>, gas: u64| {
             match self.call_with_gas(db, header, request, gas) {
@@ -213,7 +221,7 @@ impl Executor {
         }
         while lo + 1 < hi {
             // Close enough: within 1.5% of the answer (geth's error ratio).
-            if (hi - lo) * 1000 / hi < 15 {
+            if u128::from(hi - lo) * 1000 / u128::from(hi) < 15 {
                 break;
             }
             let mid = (hi / 2 + lo / 2)
@@ -229,8 +237,13 @@ impl Executor {
     }
 
     fn default_call_gas(&self, header: &Header, gas_cap: u64) -> u64 {
+        header.gas_limit.min(gas_cap).min(self.tx_gas_cap(header))
+    }
+
+    /// The fork's per-transaction gas cap (EIP-7825 from Osaka).
+    fn tx_gas_cap(&self, header: &Header) -> u64 {
         let env = self.evm_env(header);
-        let tx_cap = if env
+        if env
             .cfg_env
             .spec
             .is_enabled_in(revm::primitives::hardfork::SpecId::OSAKA)
@@ -238,8 +251,7 @@ impl Executor {
             revm::primitives::eip7825::TX_GAS_LIMIT_CAP
         } else {
             u64::MAX
-        };
-        header.gas_limit.min(gas_cap).min(tx_cap)
+        }
     }
 
     fn call_with_gas(
@@ -250,7 +262,11 @@ impl Executor {
         gas: u64,
     ) -> Result<CallOutcome, CallError> {
         let mut env = self.evm_env(header);
+        // geth's rules for calls: no nonce check, a contract may be the
+        // sender, and the gas may exceed the block's (up to the RPC cap).
         env.cfg_env.disable_nonce_check = true;
+        env.cfg_env.disable_eip3607 = true;
+        env.cfg_env.disable_block_gas_limit = true;
         if !request.has_fee() {
             env.block_env.basefee = 0;
         }

@@ -196,6 +196,13 @@ pub struct StorageConfig {
     pub sync_writes: bool,
     /// RocksDB block cache, MiB. Default 256.
     pub cache_mb: usize,
+    /// Blocks before the head whose state stays queryable (`eth_call`,
+    /// `eth_getBalance`, … at a past block). Default 128; 0 keeps the head
+    /// state only.
+    pub state_history_blocks: u64,
+    /// Keep the state of every block (overrides `state_history_blocks`).
+    /// Default false.
+    pub archive: bool,
 }
 
 impl Default for StorageConfig {
@@ -203,6 +210,8 @@ impl Default for StorageConfig {
         Self {
             sync_writes: true,
             cache_mb: 256,
+            state_history_blocks: 128,
+            archive: false,
         }
     }
 }

@@ -61,30 +61,48 @@ impl ValidatorKey {
         )
     }
 
-    /// Writes the key to a new file `path` with mode 0600.
+    /// Writes the key to a new file `path` with mode 0600. The file appears
+    /// whole or not at all: the key goes to a temporary file, is synced, and
+    /// is then linked into place (which fails if `path` exists).
     pub fn write_new(&self, path: &Path) -> Result<(), KeyError> {
         let io = |source| KeyError::Io {
             path: path.display().to_string(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(io)?;
+        if path.exists() {
+            return Err(KeyError::Exists(path.display().to_string()));
         }
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    KeyError::Exists(path.display().to_string())
-                } else {
-                    io(e)
-                }
-            })?;
-        let line = format!("{}\n", alloy_primitives::hex::encode(self.0.to_bytes()));
-        file.write_all(line.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io)?;
+        let temporary = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name()
+                .map_or("key".into(), |n| n.to_string_lossy()),
+            std::process::id()
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temporary)?;
+            let line = format!("{}\n", alloy_primitives::hex::encode(self.0.to_bytes()));
+            file.write_all(line.as_bytes())?;
+            file.sync_all()
+        };
+        let written = write().and_then(|()| fs::hard_link(&temporary, path));
+        let _ = fs::remove_file(&temporary);
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(KeyError::Exists(path.display().to_string()));
+            }
+            Err(e) => return Err(io(e)),
+        }
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)
     }
 
     /// Reads a key written by [`ValidatorKey::write_new`]. A file that others

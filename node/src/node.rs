@@ -169,6 +169,12 @@ pub async fn launch(
     let store_config = StoreConfig {
         sync_writes: config.storage.sync_writes,
         cache_bytes: config.storage.cache_mb << 20,
+        history_blocks: if config.storage.archive {
+            outrigger_execution::store::ARCHIVE
+        } else {
+            config.storage.state_history_blocks
+        },
+        in_memory: false,
     };
     let store = Arc::new(
         Store::open(&data_dir.join(DB_DIR), &store_config)

@@ -46,6 +46,11 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
                 }
             } => {}
         }
+        // Instant sealing: a wake-up for a transaction that cannot go in
+        // (nonce gap, fee below the base fee) seals nothing.
+        if ticker.is_none() && !has_executable(&state) {
+            continue;
+        }
         // Instant sealing keeps going while the pool has executable
         // transactions (more may wait than fit in one block).
         loop {
@@ -67,6 +72,16 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
             }
         }
     }
+}
+
+/// Whether the pool holds a transaction the next block could include.
+fn has_executable(state: &NodeState) -> bool {
+    let Ok(Some(head)) = state.chain.store().head() else {
+        return false;
+    };
+    let next = HeadParams::after(state.chain.spec(), &head);
+    let mut best = state.pool.lock().best_transactions(next.base_fee);
+    best.next_transaction().is_some()
 }
 
 /// Builds, commits and announces one block on the head; returns its

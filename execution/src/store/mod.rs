@@ -4,9 +4,11 @@
 //! ([`Store::commit_block`]): header, body, senders, receipts, indexes, flat
 //! accounts and storage, code, and the trie nodes of the new state root.
 //! Reopening after a crash at any point yields the last fully committed
-//! block. State is kept for the head only: [`StateReader`] serves it to revm
-//! and proofs are made against it.
+//! block. The head state is kept flat (and as trie nodes for proofs); the
+//! state of recent blocks is read through changesets (`history`).
+//! [`StateReader`] serves either to revm.
 
+mod history;
 mod reader;
 pub(crate) mod schema;
 
@@ -59,6 +61,18 @@ pub enum StoreError {
         /// The current head number.
         head: Option<u64>,
     },
+    /// The state of a block outside the kept history was asked for.
+    #[error(
+        "state of block #{number} is not available: this node keeps blocks #{oldest} to #{head}"
+    )]
+    StateUnavailable {
+        /// The block asked for.
+        number: u64,
+        /// The oldest block whose state is kept.
+        oldest: u64,
+        /// The head.
+        head: u64,
+    },
 }
 
 impl revm::database_interface::DBErrorMarker for StoreError {}
@@ -74,13 +88,24 @@ pub struct StoreConfig {
     pub sync_writes: bool,
     /// Size of RocksDB's block cache, shared by all column families.
     pub cache_bytes: usize,
+    /// Blocks before the head whose state stays readable: their changesets
+    /// are kept. `0` keeps the head state only; [`ARCHIVE`] keeps all.
+    pub history_blocks: u64,
+    /// Keep the database in memory instead of on disk (tests and tools that
+    /// open thousands of short-lived stores). Default false.
+    pub in_memory: bool,
 }
+
+/// [`StoreConfig::history_blocks`] of an archive node: every block's state.
+pub const ARCHIVE: u64 = u64::MAX;
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             sync_writes: true,
             cache_bytes: 512 << 20,
+            history_blocks: 128,
+            in_memory: false,
         }
     }
 }
@@ -89,6 +114,7 @@ impl Default for StoreConfig {
 pub struct Store {
     db: DB,
     sync_writes: bool,
+    history_blocks: u64,
     /// Serialises commits, so that "extends the head" is checked and
     /// written as one step.
     commit_lock: Mutex<()>,
@@ -126,6 +152,9 @@ impl Store {
         db_opts.create_missing_column_families(true);
         db_opts.set_max_open_files(512);
         db_opts.increase_parallelism(2);
+        if config.in_memory {
+            db_opts.set_env(&rocksdb::Env::mem_env()?);
+        }
         let cfs = COLUMN_FAMILIES
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
@@ -133,6 +162,7 @@ impl Store {
         Ok(Self {
             db,
             sync_writes: config.sync_writes,
+            history_blocks: config.history_blocks,
             commit_lock: Mutex::new(()),
         })
     }
@@ -272,7 +302,27 @@ impl Store {
 
     /// Reads the head state for revm and for proofs.
     pub fn state(&self) -> StateReader<'_> {
-        StateReader::new(self)
+        StateReader::new(self, None)
+    }
+
+    /// Reads the state after block `number`: the head's, or a recent one's
+    /// through its history. Fails if that state is not kept. With history
+    /// kept, the reader stays on `number` even if blocks are committed while
+    /// it reads.
+    pub fn state_at(&self, number: u64) -> StoreResult<StateReader<'_>> {
+        let head = self.head_number()?.unwrap_or_default();
+        if number == head && self.history_blocks == 0 {
+            return Ok(self.state());
+        }
+        let oldest = self.oldest_state()?.unwrap_or(head);
+        if number > head || number < oldest {
+            return Err(StoreError::StateUnavailable {
+                number,
+                oldest,
+                head,
+            });
+        }
+        Ok(StateReader::new(self, Some(number)))
     }
 
     /// Reads stored nodes of the account trie.
@@ -315,6 +365,7 @@ impl Store {
             });
         }
         let mut batch = WriteBatch::default();
+        self.put_history(&mut batch, header.number, &executed.state)?;
         self.put_block(&mut batch, executed);
         self.put_state(&mut batch, &executed.state);
         let mut options = WriteOptions::default();

@@ -10,10 +10,13 @@ use revm::{
 use super::{Store, StoreError, StoreResult, corrupt};
 use crate::trie::proof;
 
-/// The head state of a [`Store`], as revm reads it.
+/// The state of a [`Store`] after one block, as revm and the RPC read it:
+/// the head's flat state, or a recent block's through the history.
 #[derive(Clone, Copy, Debug)]
 pub struct StateReader<'a> {
     store: &'a Store,
+    /// `None` for the head (whatever it is when read), else a block number.
+    at: Option<u64>,
 }
 
 /// An account with its Merkle proof against the state root (`eth_getProof`).
@@ -42,12 +45,44 @@ pub struct StorageProof {
 }
 
 impl<'a> StateReader<'a> {
-    pub(crate) fn new(store: &'a Store) -> Self {
-        Self { store }
+    pub(crate) fn new(store: &'a Store, at: Option<u64>) -> Self {
+        Self { store, at }
+    }
+
+    /// The account at `address`.
+    pub fn account(&self, address: Address) -> StoreResult<Option<alloy_trie::TrieAccount>> {
+        match self.at {
+            None => self.store.account(address),
+            Some(number) => self.store.account_at(address, number),
+        }
+    }
+
+    /// The value of `slot` in `address`'s storage.
+    pub fn storage(&self, address: Address, slot: B256) -> StoreResult<U256> {
+        match self.at {
+            None => self.store.storage(address, slot),
+            Some(number) => self.store.storage_at(address, slot, number),
+        }
+    }
+
+    /// The bytecode with `hash` (code is never deleted, so any block's).
+    pub fn code(&self, hash: B256) -> StoreResult<Option<Bytes>> {
+        self.store.code(hash)
     }
 
     /// The account and storage proofs for `address` and `slots` at the head.
+    /// Proofs need the trie nodes, which are kept for the head only.
     pub fn proof(&self, address: Address, slots: &[B256]) -> StoreResult<AccountProof> {
+        let head = self.store.head_number()?.unwrap_or_default();
+        if let Some(number) = self.at
+            && number != head
+        {
+            return Err(StoreError::StateUnavailable {
+                number,
+                oldest: head,
+                head,
+            });
+        }
         let root = self.store.head_state_root()?;
         let account = self.store.account(address)?;
         let account_proof = proof::prove(
@@ -80,7 +115,7 @@ impl DatabaseRef for StateReader<'_> {
     type Error = StoreError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
-        Ok(self.store.account(address)?.map(|account| AccountInfo {
+        Ok(self.account(address)?.map(|account| AccountInfo {
             balance: account.balance,
             nonce: account.nonce,
             code_hash: account.code_hash,
@@ -101,7 +136,7 @@ impl DatabaseRef for StateReader<'_> {
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, StoreError> {
-        self.store.storage(address, B256::from(index))
+        self.storage(address, B256::from(index))
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, StoreError> {

@@ -18,6 +18,7 @@ pub(crate) const COLUMN_FAMILIES: &[&str] = &[
     CODE,
     ACCOUNT_TRIE,
     STORAGE_TRIE,
+    HISTORY,
 ];
 
 /// Singletons such as the head block number.
@@ -46,6 +47,29 @@ pub(crate) const CODE: &str = "code";
 pub(crate) const ACCOUNT_TRIE: &str = "account_trie";
 /// keccak(address) ++ path in its storage trie → node RLP.
 pub(crate) const STORAGE_TRIE: &str = "storage_trie";
+
+/// State history, one column family for four kinds of record told apart by
+/// their first byte (fewer column families open faster):
+/// - [`ACCOUNT_CHANGE`] ++ block ++ address → the account's RLP before that
+///   block (empty if it did not exist);
+/// - [`STORAGE_CHANGE`] ++ block ++ address ++ slot → the slot's RLP before
+///   that block (empty if zero);
+/// - [`ACCOUNT_INDEX`] ++ address ++ block → nothing: the blocks that changed
+///   the account;
+/// - [`STORAGE_INDEX`] ++ address ++ slot ++ block → nothing: the blocks that
+///   changed the slot.
+pub(crate) const HISTORY: &str = "history";
+/// Tag of account changeset records in [`HISTORY`].
+pub(crate) const ACCOUNT_CHANGE: u8 = 1;
+/// Tag of storage changeset records in [`HISTORY`].
+pub(crate) const STORAGE_CHANGE: u8 = 2;
+/// Tag of account history index records in [`HISTORY`].
+pub(crate) const ACCOUNT_INDEX: u8 = 3;
+/// Tag of storage history index records in [`HISTORY`].
+pub(crate) const STORAGE_INDEX: u8 = 4;
+
+/// `META` key of the first block whose changeset is kept.
+pub(crate) const HISTORY_FIRST_KEY: &[u8] = b"history_first";
 
 /// `META` key of the head block number.
 pub(crate) const HEAD_KEY: &[u8] = b"head";

@@ -167,6 +167,9 @@ fn run_test(name: &str, test: &Test, dir: &Path) -> Outcome {
     let config = StoreConfig {
         sync_writes: false,
         cache_bytes: 8 << 20,
+        history_blocks: outrigger_execution::store::ARCHIVE,
+        // Thousands of short-lived stores: on disk, opening them dominates.
+        in_memory: true,
     };
     let store = Arc::new(Store::open(&store_dir, &config).expect("open store"));
     let result = (|| -> Result<Option<&'static str>, String> {
@@ -265,6 +268,7 @@ fn run_test(name: &str, test: &Test, dir: &Path) -> Outcome {
                 }
             }
         }
+        check_genesis_through_history(&store, test)?;
         Ok(None)
     })();
     drop(store);
@@ -274,6 +278,53 @@ fn run_test(name: &str, test: &Test, dir: &Path) -> Outcome {
         Ok(Some(why)) => Outcome::Excluded(why),
         Err(e) => Outcome::Failed(e),
     }
+}
+
+/// The state at block 0, read back through the history every later block
+/// recorded, is the fixture's pre-state; accounts the blocks created did not
+/// exist yet.
+fn check_genesis_through_history(store: &Store, test: &Test) -> Result<(), String> {
+    let at_genesis = store.state_at(0).map_err(|e| e.to_string())?;
+    for (address, expected) in &test.pre {
+        let account = at_genesis.account(*address).map_err(|e| e.to_string())?;
+        let (balance, nonce, code_hash) = account
+            .map_or((U256::ZERO, 0, alloy_primitives::KECCAK256_EMPTY), |a| {
+                (a.balance, a.nonce, a.code_hash)
+            });
+        if balance != expected.balance || U256::from(nonce) != expected.nonce {
+            return Err(format!(
+                "history: {address} at genesis: balance/nonce differ"
+            ));
+        }
+        let code = at_genesis
+            .code(code_hash)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        if code != expected.code {
+            return Err(format!("history: {address} at genesis: code differs"));
+        }
+        for (slot, value) in &expected.storage {
+            let got = at_genesis
+                .storage(*address, B256::from(*slot))
+                .map_err(|e| e.to_string())?;
+            if got != *value {
+                return Err(format!(
+                    "history: {address} slot {slot} at genesis: {got} != {value}"
+                ));
+            }
+        }
+    }
+    for address in test.post_state.iter().flatten().map(|(a, _)| a) {
+        if !test.pre.contains_key(address)
+            && at_genesis
+                .account(*address)
+                .map_err(|e| e.to_string())?
+                .is_some()
+        {
+            return Err(format!("history: {address} exists at genesis"));
+        }
+    }
+    Ok(())
 }
 
 #[test]

@@ -139,6 +139,33 @@ fn calls_return_revert_and_need_no_funds_without_a_fee() {
         U256::ZERO
     );
 
+    // As geth allows: a contract as the sender (EIP-3607 is for
+    // transactions, not calls), and more gas than a transaction may have
+    // (lowered to the cap).
+    let from_contract = call(
+        &node,
+        &CallRequest {
+            from: Some(token),
+            to: Some(ephemeral),
+            input: selector("stored()").into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(from_contract.is_success(), "{from_contract:?}");
+    let head = node.store().head().unwrap().unwrap();
+    let above_block = call(
+        &node,
+        &CallRequest {
+            to: Some(ephemeral),
+            input: selector("stored()").into(),
+            gas: Some(head.gas_limit + 1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(above_block.is_success(), "{above_block:?}");
+
     // With a fee, the sender must afford it: geth's words.
     let error = call(
         &node,

@@ -4,6 +4,7 @@ mod blockchain_tests;
 mod call_tests;
 mod execution_tests;
 mod fixtures;
+mod history_tests;
 mod state_root_tests;
 mod support;
 mod transaction_tests;

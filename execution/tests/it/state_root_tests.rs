@@ -182,7 +182,7 @@ proptest! {
         blocks in prop::collection::vec(prop::collection::vec(op(), 1..120), 5..25)
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &StoreConfig { sync_writes: false, cache_bytes: 8 << 20 }).unwrap();
+        let store = Store::open(dir.path(), &StoreConfig { sync_writes: false, cache_bytes: 8 << 20, history_blocks: 0, in_memory: false }).unwrap();
         let mut model = BTreeMap::new();
         let mut parent: Option<Header> = None;
         for ops in &blocks {

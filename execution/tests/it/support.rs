@@ -36,6 +36,22 @@ impl TestChain {
         Self { _dir: dir, chain }
     }
 
+    /// Closes the chain and opens it again on the same data dir, keeping
+    /// `history_blocks` of state from now on.
+    pub(crate) fn reopen(self, genesis: &GenesisFile, history_blocks: u64) -> Self {
+        let Self { _dir: dir, chain } = self;
+        drop(chain);
+        let chain = open_chain_with(dir.path(), genesis, history_blocks);
+        Self { _dir: dir, chain }
+    }
+
+    /// A chain that keeps the state of the last `history_blocks` blocks.
+    pub(crate) fn with_history(genesis: &GenesisFile, history_blocks: u64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let chain = open_chain_with(dir.path(), genesis, history_blocks);
+        Self { _dir: dir, chain }
+    }
+
     pub(crate) fn store(&self) -> &Store {
         self.chain.store()
     }
@@ -62,9 +78,19 @@ impl TestChain {
 
 /// Opens (or reopens) a chain in `dir`.
 pub(crate) fn open_chain(dir: &std::path::Path, genesis: &GenesisFile) -> Chain {
+    open_chain_with(dir, genesis, StoreConfig::default().history_blocks)
+}
+
+/// Opens (or reopens) a chain in `dir` keeping `history_blocks` of state.
+pub(crate) fn open_chain_with(
+    dir: &std::path::Path,
+    genesis: &GenesisFile,
+    history_blocks: u64,
+) -> Chain {
     let spec = Arc::new(genesis.chain_spec());
     let config = StoreConfig {
         sync_writes: false,
+        history_blocks,
         ..StoreConfig::default()
     };
     let store = Arc::new(Store::open(dir, &config).expect("open store"));

@@ -85,23 +85,26 @@ pub struct SenderPool<T> {
     pub queued: ByNonce<T>,
 }
 
-/// `txpool_content` and `txpool_inspect`.
+/// `txpool_content` and `txpool_inspect`, keyed by EIP-55 address as geth.
 #[derive(Clone, Debug, Serialize)]
 pub struct TxPoolContent<T> {
     /// Pending, by sender and nonce.
-    pub pending: BTreeMap<Address, ByNonce<T>>,
+    pub pending: BTreeMap<String, ByNonce<T>>,
     /// Queued, by sender and nonce.
-    pub queued: BTreeMap<Address, ByNonce<T>>,
+    pub queued: BTreeMap<String, ByNonce<T>>,
 }
 
 /// The handlers.
 pub(crate) struct DevApi {
     state: Arc<NodeState>,
+    /// Held from filling a dev transaction's nonce to pooling it, so that
+    /// concurrent sends from one account get distinct nonces.
+    sending: Arc<parking_lot::Mutex<()>>,
 }
 
 impl DevApi {
-    pub(crate) fn new(state: Arc<NodeState>) -> Self {
-        Self { state }
+    pub(crate) fn new(state: Arc<NodeState>, sending: Arc<parking_lot::Mutex<()>>) -> Self {
+        Self { state, sending }
     }
 
     fn signer(&self, address: Address) -> RpcResult<&PrivateKeySigner> {
@@ -163,6 +166,7 @@ impl DevRpcServer for DevApi {
             .from
             .ok_or_else(|| RpcError::InvalidParams("from is required".into()))?;
         let signer = self.signer(from)?.clone();
+        let _sending = self.sending.lock();
         let request = self.fill(request)?;
         let tx: TypedTransaction = request
             .build_typed_tx()
@@ -246,7 +250,12 @@ impl TxPoolRpcServer for DevApi {
         let content = self.state.pool.lock().content();
         let part = |map: BTreeMap<Address, BTreeMap<u64, Arc<Recovered<TxEnvelope>>>>| {
             map.into_iter()
-                .map(|(sender, txs)| (sender, by_nonce(txs.into_values(), pending_transaction)))
+                .map(|(sender, txs)| {
+                    (
+                        sender.to_checksum(None),
+                        by_nonce(txs.into_values(), pending_transaction),
+                    )
+                })
                 .collect()
         };
         Ok(TxPoolContent {
@@ -267,7 +276,12 @@ impl TxPoolRpcServer for DevApi {
         let content = self.state.pool.lock().content();
         let part = |map: BTreeMap<Address, BTreeMap<u64, Arc<Recovered<TxEnvelope>>>>| {
             map.into_iter()
-                .map(|(sender, txs)| (sender, by_nonce(txs.into_values(), summary)))
+                .map(|(sender, txs)| {
+                    (
+                        sender.to_checksum(None),
+                        by_nonce(txs.into_values(), summary),
+                    )
+                })
                 .collect()
         };
         Ok(TxPoolContent {

@@ -29,11 +29,13 @@ pub enum RpcError {
     HeaderNotFound,
     /// The state of an older block was asked for; only the head's is kept.
     #[error(
-        "historical state not available: block #{requested} is older than the head #{head}, and this node keeps the head state only"
+        "historical state not available for block #{requested}: this node keeps the state of blocks #{oldest} to #{head}"
     )]
     HistoricalState {
         /// The block asked for.
         requested: u64,
+        /// The oldest block whose state is kept.
+        oldest: u64,
         /// The head.
         head: u64,
     },
@@ -59,6 +61,18 @@ pub type RpcResult<T> = Result<T, RpcError>;
 
 impl From<StoreError> for RpcError {
     fn from(error: StoreError) -> Self {
+        if let StoreError::StateUnavailable {
+            number,
+            oldest,
+            head,
+        } = error
+        {
+            return Self::HistoricalState {
+                requested: number,
+                oldest,
+                head,
+            };
+        }
         tracing::error!(target: "rpc", %error, "store read failed");
         Self::Internal(error.to_string())
     }
@@ -81,6 +95,10 @@ impl From<RpcError> for ErrorObjectOwned {
         match error {
             RpcError::InvalidParams(_) => {
                 ErrorObjectOwned::owned(INVALID_PARAMS, message, None::<()>)
+            }
+            // geth answers -32000 without data when there is no revert data.
+            RpcError::Reverted(data) if data.is_empty() => {
+                ErrorObjectOwned::owned(SERVER_ERROR, message, None::<()>)
             }
             RpcError::Reverted(data) => {
                 ErrorObjectOwned::owned(EXECUTION_REVERTED, message, Some(data))
@@ -164,5 +182,7 @@ mod tests {
         assert_eq!(revert_reason(&data[..40]), None);
         let bare = ErrorObjectOwned::from(RpcError::Reverted(Bytes::new()));
         assert_eq!(bare.message(), "execution reverted");
+        assert_eq!(bare.code(), SERVER_ERROR);
+        assert!(bare.data().is_none());
     }
 }

@@ -11,7 +11,9 @@ use alloy_rpc_types_eth::{
     TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::{RpcModule, proc_macros::rpc};
-use outrigger_execution::{Header, call::CallRequest, txpool::validate_stateless};
+use outrigger_execution::{
+    Header, call::CallRequest, store::StateReader, txpool::validate_stateless,
+};
 
 use super::{
     convert::{StoredBlock, pending_transaction, raw_transaction},
@@ -32,16 +34,16 @@ pub trait EthRpc {
     #[method(name = "eth_blockNumber")]
     fn block_number(&self) -> RpcResult<U64>;
     /// Balance of an account, in wei.
-    #[method(name = "eth_getBalance")]
+    #[method(name = "eth_getBalance", blocking)]
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
     /// Nonce of an account; with `pending`, counting its pooled transactions.
-    #[method(name = "eth_getTransactionCount")]
+    #[method(name = "eth_getTransactionCount", blocking)]
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
     /// Code of an account.
-    #[method(name = "eth_getCode")]
+    #[method(name = "eth_getCode", blocking)]
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// One storage slot of an account.
-    #[method(name = "eth_getStorageAt")]
+    #[method(name = "eth_getStorageAt", blocking)]
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
     /// Account and storage proofs (EIP-1186).
     #[method(name = "eth_getProof", blocking)]
@@ -71,7 +73,7 @@ pub trait EthRpc {
     #[method(name = "eth_sendRawTransaction", blocking)]
     fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
     /// A transaction, included or pooled.
-    #[method(name = "eth_getTransactionByHash")]
+    #[method(name = "eth_getTransactionByHash", blocking)]
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
     /// The EIP-2718 bytes of a transaction, included or pooled.
     #[method(name = "eth_getRawTransactionByHash")]
@@ -91,16 +93,16 @@ pub trait EthRpc {
         index: U64,
     ) -> RpcResult<Option<Transaction>>;
     /// The receipt of an included transaction.
-    #[method(name = "eth_getTransactionReceipt")]
+    #[method(name = "eth_getTransactionReceipt", blocking)]
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
     /// Every receipt of a block.
-    #[method(name = "eth_getBlockReceipts")]
+    #[method(name = "eth_getBlockReceipts", blocking)]
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
     /// A block by number or tag.
-    #[method(name = "eth_getBlockByNumber")]
+    #[method(name = "eth_getBlockByNumber", blocking)]
     fn block_by_number(&self, number: BlockNumberOrTag, full: bool) -> RpcResult<Option<Block>>;
     /// A block by hash.
-    #[method(name = "eth_getBlockByHash")]
+    #[method(name = "eth_getBlockByHash", blocking)]
     fn block_by_hash(&self, hash: B256, full: bool) -> RpcResult<Option<Block>>;
     /// Transactions in a block, by number.
     #[method(name = "eth_getBlockTransactionCountByNumber")]
@@ -116,10 +118,10 @@ pub trait EthRpc {
     #[method(name = "eth_getUncleCountByBlockHash")]
     fn uncle_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
     /// A gas price that gets a transaction included soon: base fee + tip.
-    #[method(name = "eth_gasPrice")]
+    #[method(name = "eth_gasPrice", blocking)]
     fn gas_price(&self) -> RpcResult<U256>;
     /// A priority fee that gets a transaction included soon.
-    #[method(name = "eth_maxPriorityFeePerGas")]
+    #[method(name = "eth_maxPriorityFeePerGas", blocking)]
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
     /// Base fees, gas use and tip percentiles of recent blocks.
     #[method(name = "eth_feeHistory", blocking)]
@@ -220,19 +222,18 @@ impl EthApi {
         }
     }
 
-    /// The head header, if `block` names the head: the only state kept.
-    fn state_block(&self, block: Option<BlockId>) -> RpcResult<Header> {
-        let head = self.head()?;
+    /// The header of the block `block` names and a reader of the state
+    /// after it (the head's, or a recent block's from the kept history).
+    fn state_at(&self, block: Option<BlockId>) -> RpcResult<(Header, StateReader<'_>)> {
         let number = self
             .resolve(block.unwrap_or_default())?
             .ok_or(RpcError::HeaderNotFound)?;
-        if number != head.number {
-            return Err(RpcError::HistoricalState {
-                requested: number,
-                head: head.number,
-            });
-        }
-        Ok(head)
+        let header = self
+            .store()
+            .header(number)?
+            .ok_or(RpcError::HeaderNotFound)?;
+        let state = self.store().state_at(number)?;
+        Ok((header, state))
     }
 
     fn stored_block(&self, number: Option<u64>) -> RpcResult<Option<StoredBlock>> {
@@ -324,9 +325,8 @@ impl EthRpcServer for EthApi {
     }
 
     fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
-        self.state_block(block)?;
-        Ok(self
-            .store()
+        let (_, state) = self.state_at(block)?;
+        Ok(state
             .account(address)?
             .map(|a| a.balance)
             .unwrap_or_default())
@@ -334,12 +334,8 @@ impl EthRpcServer for EthApi {
 
     fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
         let pending = block == Some(BlockId::Number(BlockNumberOrTag::Pending));
-        self.state_block(block)?;
-        let nonce = self
-            .store()
-            .account(address)?
-            .map(|a| a.nonce)
-            .unwrap_or_default();
+        let (_, state) = self.state_at(block)?;
+        let nonce = state.account(address)?.map(|a| a.nonce).unwrap_or_default();
         let pooled = pending
             .then(|| self.state.pool.lock().pending_nonce(address))
             .flatten();
@@ -347,16 +343,16 @@ impl EthRpcServer for EthApi {
     }
 
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
-        self.state_block(block)?;
-        let Some(account) = self.store().account(address)? else {
+        let (_, state) = self.state_at(block)?;
+        let Some(account) = state.account(address)? else {
             return Ok(Bytes::new());
         };
-        Ok(self.store().code(account.code_hash)?.unwrap_or_default())
+        Ok(state.code(account.code_hash)?.unwrap_or_default())
     }
 
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
-        self.state_block(block)?;
-        let value = self.store().storage(address, B256::from(slot))?;
+        let (_, state) = self.state_at(block)?;
+        let value = state.storage(address, B256::from(slot))?;
         Ok(B256::from(value))
     }
 
@@ -373,9 +369,9 @@ impl EthRpcServer for EthApi {
                 slots.len()
             )));
         }
-        self.state_block(block)?;
+        let (_, state) = self.state_at(block)?;
         let keys: Vec<B256> = slots.iter().map(|s| B256::from(*s)).collect();
-        let proof = self.store().state().proof(address, &keys)?;
+        let proof = state.proof(address, &keys)?;
         let account = proof.account.unwrap_or_default();
         let empty = proof.account.is_none();
         Ok(EIP1186AccountProofResponse {
@@ -412,7 +408,7 @@ impl EthRpcServer for EthApi {
         state_overrides: Option<serde_json::Value>,
     ) -> RpcResult<Bytes> {
         Self::no_overrides(&state_overrides)?;
-        let header = self.state_block(block)?;
+        let (header, _) = self.state_at(block)?;
         let request = Self::call_request(request)?;
         let executor = self.state.chain.executor();
         let gas_cap = self.state.config.rpc.gas_cap;
@@ -434,7 +430,7 @@ impl EthRpcServer for EthApi {
         state_overrides: Option<serde_json::Value>,
     ) -> RpcResult<U64> {
         Self::no_overrides(&state_overrides)?;
-        let header = self.state_block(block)?;
+        let (header, _) = self.state_at(block)?;
         let request = Self::call_request(request)?;
         let gas_cap = self.state.config.rpc.gas_cap;
         let gas =
@@ -586,6 +582,7 @@ impl EthRpcServer for EthApi {
     }
 
     fn new_filter(&self, filter: Filter) -> RpcResult<U128> {
+        logs::check_filter(&filter)?;
         let next_block = self.head()?.number + 1;
         self.state.filters.install(FilterKind::Logs {
             filter: Box::new(filter),

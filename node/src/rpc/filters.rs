@@ -58,7 +58,6 @@ pub struct Filters {
 
 #[derive(Debug, Default)]
 struct FiltersInner {
-    next_id: u128,
     filters: HashMap<u128, Installed>,
 }
 
@@ -81,8 +80,13 @@ impl Filters {
                 "too many filters installed (limit {MAX_FILTERS}); uninstall some or poll them"
             )));
         }
-        inner.next_id += 1;
-        let id = inner.next_id;
+        // Random, so that one client cannot guess and poll another's filters.
+        let id = loop {
+            let id: u128 = rand::random();
+            if id != 0 && !inner.filters.contains_key(&id) {
+                break id;
+            }
+        };
         inner.filters.insert(
             id,
             Installed {

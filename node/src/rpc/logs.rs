@@ -10,6 +10,48 @@ use super::{
 };
 use crate::node::NodeState;
 
+/// Most addresses, and most values in one topic position, a filter may list:
+/// matching costs grow with them, and one request must not buy unbounded
+/// work or memory.
+pub(super) const MAX_FILTER_VALUES: usize = 1024;
+
+/// Refuses filters listing more than [`MAX_FILTER_VALUES`] addresses or
+/// values in a topic position.
+pub(super) fn check_filter(filter: &Filter) -> RpcResult<()> {
+    if filter.address.len() > MAX_FILTER_VALUES
+        || filter.topics.iter().any(|t| t.len() > MAX_FILTER_VALUES)
+    {
+        return Err(RpcError::LimitExceeded(format!(
+            "filter too large: at most {MAX_FILTER_VALUES} addresses and {MAX_FILTER_VALUES} values per topic"
+        )));
+    }
+    Ok(())
+}
+
+/// The logs of block `number` matching `filter` (its block range ignored),
+/// all of them whatever `rpc.max_logs` says: one block's logs are bounded by
+/// its gas.
+pub(super) fn block_logs(state: &NodeState, filter: &Filter, number: u64) -> RpcResult<Vec<Log>> {
+    let store = state.chain.store();
+    let Some(header) = store.header(number)? else {
+        return Ok(Vec::new());
+    };
+    if !filter.matches_bloom(header.logs_bloom) {
+        return Ok(Vec::new());
+    }
+    let Some(block) = StoredBlock::read(store, number)? else {
+        return Ok(Vec::new());
+    };
+    let receipts = store.receipts(number)?.unwrap_or_default();
+    Ok(block
+        .rpc_receipts(&receipts)
+        .iter()
+        .flat_map(|receipt| receipt.inner.logs())
+        .filter(|log| filter.matches(&log.inner))
+        .cloned()
+        .collect())
+}
+
 /// The logs matching `filter`; `resolve` turns a block tag into a number.
 pub(super) fn get_logs(
     state: &NodeState,
@@ -17,6 +59,7 @@ pub(super) fn get_logs(
     head: u64,
     resolve: impl Fn(BlockNumberOrTag) -> RpcResult<Option<u64>>,
 ) -> RpcResult<Vec<Log>> {
+    check_filter(filter)?;
     let store = state.chain.store();
     let limits = &state.config.rpc;
     let (from, to) = match filter.block_option {

@@ -33,7 +33,8 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
     module.merge(pubsub::EthPubSubServer::into_rpc(pubsub::PubSub::new(
         state.clone(),
     )))?;
-    let dev = || dev::DevApi::new(state.clone());
+    let sending = Arc::new(parking_lot::Mutex::new(()));
+    let dev = || dev::DevApi::new(state.clone(), sending.clone());
     module.merge(dev::DevRpcServer::into_rpc(dev()))?;
     module.merge(dev::TxPoolRpcServer::into_rpc(dev()))?;
     let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use alloy_primitives::B256;
-use alloy_rpc_types_eth::{Filter, FilterBlockOption};
+use alloy_rpc_types_eth::Filter;
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink, core::SubscriptionResult,
     proc_macros::rpc,
@@ -78,17 +78,20 @@ impl EthPubSubServer for PubSub {
                         }
                     },
                 };
+                if let Err(error) = logs::check_filter(&filter) {
+                    pending.reject(error).await;
+                    return Ok(());
+                }
                 let blocks = state.events.blocks.subscribe();
                 let sink = pending.accept().await?;
-                tokio::spawn(forward(sink, blocks, move |number| {
-                    let filter = Filter {
-                        block_option: FilterBlockOption::Range {
-                            from_block: Some(number.into()),
-                            to_block: Some(number.into()),
-                        },
-                        ..filter.clone()
-                    };
-                    logs::get_logs(&state, &filter, number, |n| Ok(n.as_number())).ok()
+                tokio::spawn(forward(sink, blocks, move |number| match logs::block_logs(
+                    &state, &filter, number,
+                ) {
+                    Ok(logs) => Some(logs),
+                    Err(error) => {
+                        tracing::warn!(target: "rpc", %error, number, "logs for a subscription");
+                        None
+                    }
                 }));
             }
             "newPendingTransactions" => {
@@ -134,7 +137,9 @@ async fn forward<E: Clone, T: Serialize>(
             }
             Err(RecvError::Closed) => return,
         };
-        for item in items(event).unwrap_or_default() {
+        // Reading blocks and receipts is blocking work.
+        let items = tokio::task::block_in_place(|| items(event)).unwrap_or_default();
+        for item in items {
             let Ok(raw) = serde_json::value::to_raw_value(&item) else {
                 continue;
             };

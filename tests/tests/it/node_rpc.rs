@@ -99,6 +99,30 @@ fn bad_input_gets_standard_errors_and_the_node_keeps_serving() {
         rpc(node.rpc, "eth_getBalance", json!([to, "latest"])).unwrap(),
         "0x7"
     );
+    // A transaction that cannot go in yet (nonce gap) seals no empty block.
+    let head = quantity(&rpc(node.rpc, "eth_blockNumber", json!([])).unwrap()).unwrap();
+    rpc(
+        node.rpc,
+        "eth_sendRawTransaction",
+        json!([raw_transfer(9, to, 1)]),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        quantity(&rpc(node.rpc, "eth_blockNumber", json!([])).unwrap()).unwrap(),
+        head
+    );
+    // A filter listing too many addresses is refused, naming the limit.
+    let addresses: Vec<String> = (0..2000u32).map(|i| format!("{:#042x}", i + 1)).collect();
+    let response =
+        rpc_response(node.rpc, "eth_newFilter", json!([{"address": addresses}])).unwrap();
+    assert_eq!(error_code(&response), -32005, "{response}");
+    assert!(
+        response["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("filter too large")
+    );
     // The same transaction again: geth's words.
     let response = rpc_response(
         node.rpc,
@@ -113,14 +137,26 @@ fn bad_input_gets_standard_errors_and_the_node_keeps_serving() {
             .contains("nonce too low"),
         "{response}"
     );
-    // State of an old block is refused clearly, a future one is not found.
-    let response = rpc_response(node.rpc, "eth_getBalance", json!([to, "0x0"])).unwrap();
-    assert!(
-        response["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("historical state"),
-        "{response}"
+    // State at a past block: as it was then (EIP-1898 by hash too); a
+    // future block is not found.
+    assert_eq!(
+        rpc(node.rpc, "eth_getBalance", json!([to, "0x0"])).unwrap(),
+        "0x0"
+    );
+    let genesis = rpc(node.rpc, "eth_getBlockByNumber", json!(["0x0", false])).unwrap();
+    assert_eq!(
+        rpc(
+            node.rpc,
+            "eth_getBalance",
+            json!([to, {"blockHash": genesis["hash"], "requireCanonical": true}])
+        )
+        .unwrap(),
+        "0x0"
+    );
+    let block = receipt["blockNumber"].as_str().unwrap();
+    assert_eq!(
+        rpc(node.rpc, "eth_getBalance", json!([to, block])).unwrap(),
+        "0x7"
     );
     let response = rpc_response(node.rpc, "eth_getBalance", json!([to, "0xffff"])).unwrap();
     assert_eq!(
@@ -285,12 +321,12 @@ fn dev_accounts_sign_and_send_txpool_shows_them_and_evm_mine_seals() {
     let status = rpc(node.rpc, "txpool_status", json!([])).unwrap();
     assert_eq!(status, json!({"pending": "0x1", "queued": "0x0"}));
     let content = rpc(node.rpc, "txpool_content", json!([])).unwrap();
-    let pooled = &content["pending"]["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"]["0"];
+    let pooled = &content["pending"]["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"]["0"];
     assert_eq!(pooled["hash"], hash, "{content}");
     assert_eq!(pooled["type"], "0x2");
     let inspect = rpc(node.rpc, "txpool_inspect", json!([])).unwrap();
     assert!(
-        inspect["pending"]["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"]["0"]
+        inspect["pending"]["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"]["0"]
             .as_str()
             .unwrap()
             .contains("16 wei + 21000 gas"),
@@ -351,7 +387,10 @@ fn oversized_requests_and_batches_are_refused_and_others_still_served() {
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start_with_env(
         &["--dev", "--block-time-ms", "100"],
-        &[("OUTRIGGER__RPC__MAX_LOGS_BLOCK_RANGE", "3")],
+        &[
+            ("OUTRIGGER__RPC__MAX_LOGS_BLOCK_RANGE", "3"),
+            ("OUTRIGGER__STORAGE__STATE_HISTORY_BLOCKS", "2"),
+        ],
         dir.path(),
     )
     .unwrap();

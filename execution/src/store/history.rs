@@ -1,0 +1,299 @@
+//! State history: what each block changed, so the state at a recent block
+//! can be read (`eth_call`, `eth_getBalance`, … at a past block).
+//!
+//! For every block `B`, its *changeset* holds the value each account and
+//! storage slot it changed had before `B`, and a *history index* lists, per
+//! account and per slot, the blocks that changed it. The value at block `N`
+//! is then the changeset entry of the first block after `N` that changed it,
+//! or, if none did, the value in the head's flat state: one seek and one
+//! read, whatever the distance.
+//!
+//! The changesets of the last [`StoreConfig::history_blocks`] blocks are
+//! kept (every one in archive mode); older ones are pruned in the same batch
+//! that commits a block. The history is written in that batch too, so it is
+//! exactly as durable as the block.
+//!
+//! Readers take the flat value *before* looking in the index. A block
+//! committed between the two reads then shows in the index, whose changeset
+//! holds the value from before it, so the answer is still the state at `N`.
+
+use std::collections::HashSet;
+
+use alloy_primitives::{Address, B256, U256};
+use alloy_rlp::Decodable as _;
+use alloy_trie::TrieAccount;
+use rocksdb::{Direction, IteratorMode, WriteBatch};
+
+use super::{Store, StoreError, StoreResult, corrupt, schema::*};
+use crate::state::StateUpdate;
+
+/// Most old blocks whose history one commit prunes, so a lowered window
+/// shrinks over several blocks instead of one huge batch.
+const PRUNE_BLOCKS_PER_COMMIT: u64 = 64;
+
+/// `tag ++ a ++ b`.
+fn tagged(tag: u8, a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + a.len() + b.len());
+    key.push(tag);
+    key.extend_from_slice(a);
+    key.extend_from_slice(b);
+    key
+}
+
+fn account_history_key(address: &Address, number: u64) -> Vec<u8> {
+    tagged(ACCOUNT_INDEX, address.as_slice(), &number.to_be_bytes())
+}
+
+fn storage_history_key(address: &Address, slot: &B256, number: u64) -> Vec<u8> {
+    tagged(
+        STORAGE_INDEX,
+        &storage_key(address, slot),
+        &number.to_be_bytes(),
+    )
+}
+
+fn account_change_key(number: u64, address: &Address) -> Vec<u8> {
+    tagged(ACCOUNT_CHANGE, &number.to_be_bytes(), address.as_slice())
+}
+
+fn storage_change_key(number: u64, address: &Address, slot: &B256) -> Vec<u8> {
+    tagged(
+        STORAGE_CHANGE,
+        &number.to_be_bytes(),
+        &storage_key(address, slot),
+    )
+}
+
+fn be_u64(bytes: &[u8]) -> StoreResult<u64> {
+    let bytes: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| corrupt("history", "block number not 8 bytes"))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+impl Store {
+    /// The oldest block whose state can be read: the head without history,
+    /// `None` before genesis.
+    pub fn oldest_state(&self) -> StoreResult<Option<u64>> {
+        let Some(head) = self.head_number()? else {
+            return Ok(None);
+        };
+        Ok(Some(match self.history_first()? {
+            Some(first) => first.saturating_sub(1).min(head),
+            None => head,
+        }))
+    }
+
+    /// The first block whose changeset is kept.
+    fn history_first(&self) -> StoreResult<Option<u64>> {
+        self.get(META, HISTORY_FIRST_KEY)?
+            .map(|bytes| be_u64(&bytes))
+            .transpose()
+    }
+
+    /// Adds to `batch` the changeset of block `number` (what `state` is
+    /// about to overwrite, read from the flat state) and its index entries,
+    /// and prunes history older than the window. Called with the commit lock
+    /// held, before the batch is written.
+    pub(super) fn put_history(
+        &self,
+        batch: &mut WriteBatch,
+        number: u64,
+        state: &StateUpdate,
+    ) -> StoreResult<()> {
+        if self.history_blocks == 0 {
+            // History off: whatever was kept no longer covers new blocks.
+            if self.history_first()?.is_some() {
+                batch.delete_cf(self.cf(META), HISTORY_FIRST_KEY);
+            }
+            return Ok(());
+        }
+        if number == 0 {
+            return Ok(());
+        }
+        let (account_changes, account_history) = (self.cf(HISTORY), self.cf(HISTORY));
+        for (address, _) in &state.accounts {
+            let previous = self.get(ACCOUNTS, address.as_slice())?.unwrap_or_default();
+            batch.put_cf(
+                account_changes,
+                account_change_key(number, address),
+                previous,
+            );
+            batch.put_cf(account_history, account_history_key(address, number), []);
+        }
+        let (storage_changes, storage_history) = (self.cf(HISTORY), self.cf(HISTORY));
+        for change in &state.storage {
+            let address = &change.address;
+            let mut recorded = HashSet::new();
+            if change.wipe {
+                // Every slot the account had is about to go.
+                let (start, end) = storage_range(address);
+                let iter = self.db.iterator_cf(
+                    self.cf(STORAGE),
+                    IteratorMode::From(&start, Direction::Forward),
+                );
+                for entry in iter {
+                    let (key, value) = entry?;
+                    if key.as_ref() >= end.as_slice() {
+                        break;
+                    }
+                    let slot = B256::from_slice(&key[20..52]);
+                    batch.put_cf(
+                        storage_changes,
+                        storage_change_key(number, address, &slot),
+                        value,
+                    );
+                    batch.put_cf(
+                        storage_history,
+                        storage_history_key(address, &slot, number),
+                        [],
+                    );
+                    recorded.insert(slot);
+                }
+            }
+            for (slot, _) in &change.slots {
+                if recorded.contains(slot) {
+                    continue;
+                }
+                let previous = self
+                    .get(STORAGE, &storage_key(address, slot))?
+                    .unwrap_or_default();
+                batch.put_cf(
+                    storage_changes,
+                    storage_change_key(number, address, slot),
+                    previous,
+                );
+                batch.put_cf(
+                    storage_history,
+                    storage_history_key(address, slot, number),
+                    [],
+                );
+            }
+        }
+        let first = match self.history_first()? {
+            Some(first) => first,
+            None => number,
+        };
+        let keep_from = number.saturating_sub(self.history_blocks.saturating_sub(1));
+        let mut first = first;
+        let mut pruned = 0;
+        while first < keep_from && pruned < PRUNE_BLOCKS_PER_COMMIT {
+            self.prune_block(batch, first)?;
+            first += 1;
+            pruned += 1;
+        }
+        batch.put_cf(self.cf(META), HISTORY_FIRST_KEY, first.to_be_bytes());
+        Ok(())
+    }
+
+    /// Adds to `batch` the deletion of block `number`'s changeset and index
+    /// entries.
+    fn prune_block(&self, batch: &mut WriteBatch, number: u64) -> StoreResult<()> {
+        let block = number.to_be_bytes();
+        let history = self.cf(HISTORY);
+        for (change, index, key_len) in [
+            (ACCOUNT_CHANGE, ACCOUNT_INDEX, 1 + 8 + 20),
+            (STORAGE_CHANGE, STORAGE_INDEX, 1 + 8 + 52),
+        ] {
+            let (start, end) = prefix_range(&tagged(change, &block, &[]));
+            let iter = self
+                .db
+                .iterator_cf(history, IteratorMode::From(&start, Direction::Forward));
+            for entry in iter {
+                let (key, _) = entry?;
+                if key.as_ref() >= end.as_slice() {
+                    break;
+                }
+                if key.len() != key_len {
+                    return Err(corrupt("history", "changeset key of the wrong length"));
+                }
+                // tag ++ block ++ rest  →  index tag ++ rest ++ block
+                batch.delete_cf(history, tagged(index, &key[9..], &block));
+            }
+            batch.delete_range_cf(history, &start, &end);
+        }
+        Ok(())
+    }
+
+    /// The first block after `number` in the history index under `tag ++ key`.
+    fn first_change_after(&self, tag: u8, key: &[u8], number: u64) -> StoreResult<Option<u64>> {
+        let prefix = tagged(tag, key, &[]);
+        let from = tagged(tag, key, &(number + 1).to_be_bytes());
+        let mut iter = self.db.iterator_cf(
+            self.cf(HISTORY),
+            IteratorMode::From(&from, Direction::Forward),
+        );
+        match iter.next() {
+            Some(entry) => {
+                let (key, _) = entry?;
+                if key.len() == prefix.len() + 8 && key.starts_with(&prefix) {
+                    Ok(Some(be_u64(&key[prefix.len()..])?))
+                } else {
+                    Ok(None)
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Fails unless the state at `number` is kept.
+    fn check_state_available(&self, number: u64) -> StoreResult<()> {
+        let head = self.head_number()?.unwrap_or_default();
+        let oldest = self.oldest_state()?.unwrap_or(head);
+        if number > head || number < oldest {
+            return Err(StoreError::StateUnavailable {
+                number,
+                oldest,
+                head,
+            });
+        }
+        Ok(())
+    }
+
+    /// The account at `address` in the state after block `number`.
+    pub fn account_at(&self, address: Address, number: u64) -> StoreResult<Option<TrieAccount>> {
+        self.check_state_available(number)?;
+        let flat = self.account(address)?;
+        let value = match self.first_change_after(ACCOUNT_INDEX, address.as_slice(), number)? {
+            None => flat,
+            Some(changed) => {
+                let previous = self
+                    .get(HISTORY, &account_change_key(changed, &address))?
+                    .ok_or_else(|| corrupt("history", "indexed account change is missing"))?;
+                if previous.is_empty() {
+                    None
+                } else {
+                    Some(
+                        TrieAccount::decode(&mut previous.as_slice())
+                            .map_err(|e| corrupt("history", e))?,
+                    )
+                }
+            }
+        };
+        // Pruning may have overtaken a slow read.
+        self.check_state_available(number)?;
+        Ok(value)
+    }
+
+    /// The value of `slot` in `address`'s storage after block `number`.
+    pub fn storage_at(&self, address: Address, slot: B256, number: u64) -> StoreResult<U256> {
+        self.check_state_available(number)?;
+        let flat = self.storage(address, slot)?;
+        let value =
+            match self.first_change_after(STORAGE_INDEX, &storage_key(&address, &slot), number)? {
+                None => flat,
+                Some(changed) => {
+                    let previous = self
+                        .get(HISTORY, &storage_change_key(changed, &address, &slot))?
+                        .ok_or_else(|| corrupt("history", "indexed storage change is missing"))?;
+                    if previous.is_empty() {
+                        U256::ZERO
+                    } else {
+                        U256::decode(&mut previous.as_slice()).map_err(|e| corrupt("history", e))?
+                    }
+                }
+            };
+        self.check_state_available(number)?;
+        Ok(value)
+    }
+}
