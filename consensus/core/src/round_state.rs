@@ -88,6 +88,10 @@ pub enum Input {
     },
     /// A timeout scheduled by [`Output::ScheduleTimeout`] fired.
     Timeout(Timeout),
+    /// A commit certificate for the current height from a peer or block
+    /// sync (a lagging node's way to decide). The core verifies it against
+    /// the height's validator set; an invalid one is dropped.
+    Commit(CommitCertificate),
 }
 
 /// A decision: `decision_p[h] = v` (line 51), with its proof.
@@ -192,6 +196,8 @@ pub struct RoundState {
     evidence_sent: BTreeSet<(ValidatorIndex, Round, VoteKind)>,
     future: Vec<FutureMessage>,
     decision: Option<Decision>,
+    /// A verified certificate for this height received from outside.
+    synced: Option<CommitCertificate>,
     dropped_messages: u64,
 }
 
@@ -233,6 +239,7 @@ impl RoundState {
             evidence_sent: BTreeSet::new(),
             future: Vec::new(),
             decision: None,
+            synced: None,
             dropped_messages: 0,
         })
     }
@@ -314,6 +321,7 @@ impl RoundState {
                 }
             }
             Input::Timeout(t) => self.on_timeout(t, &mut out),
+            Input::Commit(c) => self.on_commit(c, &mut out),
         }
         out
     }
@@ -338,6 +346,7 @@ impl RoundState {
         self.validation_requested.clear();
         self.evidence_sent.clear();
         self.decision = None;
+        self.synced = None;
         let mut first_round = Round(0);
         if let Some(last) = self.last_signed.filter(|l| l.height == height) {
             // Restart inside a height: resume in the round we last signed in,
@@ -550,9 +559,12 @@ impl RoundState {
         match self.votes.add(signed, set) {
             Added::New => self.progress(out),
             Added::Duplicate => {}
-            Added::Conflict(evidence) => {
+            Added::Conflict(evidence, counted) => {
                 if self.evidence_sent.insert((v.validator, v.round, v.kind)) {
                     out.push(Output::Evidence(*evidence));
+                }
+                if counted {
+                    self.progress(out);
                 }
             }
         }
@@ -574,6 +586,26 @@ impl RoundState {
             self.propose(value, None, out); // line 19, with validRound = -1
             self.progress(out);
         }
+    }
+
+    fn on_commit(&mut self, certificate: CommitCertificate, out: &mut Vec<Output>) {
+        if matches!(self.step, Step::Unstarted | Step::Commit)
+            || certificate.height != self.height
+            || self.synced.is_some()
+        {
+            return;
+        }
+        let Some(set) = &self.validators else { return };
+        if certificate
+            .verify(self.config.chain_id, self.height, set)
+            .is_err()
+        {
+            self.dropped_messages += 1;
+            return;
+        }
+        self.request_validation(certificate.value, out);
+        self.synced = Some(certificate);
+        self.progress(out);
     }
 
     fn request_validation(&mut self, value: BlockHash, out: &mut Vec<Output>) {
@@ -634,8 +666,23 @@ impl RoundState {
         self.validators.as_ref().is_some_and(|s| s.is_quorum(power))
     }
 
-    /// Lines 49–54: 2f + 1 precommits for `v` in any round `r`, and `valid(v)`.
+    /// Lines 49–54: 2f + 1 precommits for `v` in any round `r`, and `valid(v)`
+    /// (the precommits counted here, or a certificate handed in).
     fn decide_rule(&mut self, out: &mut Vec<Output>) -> bool {
+        if let Some(c) = &self.synced {
+            if self.validity.get(&c.value) == Some(&true) {
+                let decision = Decision {
+                    height: self.height,
+                    round: c.round,
+                    value: c.value,
+                    certificate: c.clone(),
+                };
+                self.decision = Some(decision.clone());
+                self.step = Step::Commit;
+                out.push(Output::Decide(decision));
+                return true;
+            }
+        }
         let quorums: Vec<(Round, BlockHash)> = self.votes.precommit_quorums().collect();
         for (round, value) in quorums {
             match self.validity.get(&value) {

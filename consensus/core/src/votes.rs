@@ -1,6 +1,11 @@
-//! Vote bookkeeping for one height: at most one vote per validator per
-//! (round, kind) is counted, a second different one becomes [`Evidence`],
-//! and the tallies the rules of Alg. 1 ask about are kept up to date.
+//! Vote bookkeeping for one height: one vote per validator per (round, kind)
+//! counts toward the slot's totals (Alg. 1 lines 34, 47, 55); a second,
+//! conflicting vote becomes [`Evidence`] and, as in the paper's counting
+//! ("2f + 1 ⟨PREVOTE, h, r, id(v)⟩" from distinct senders), also counts
+//! toward its own value. That keeps honest nodes that saw an equivocator's
+//! two votes in different orders from disagreeing about a polka forever,
+//! and is safe: two > 2/3 sets still share an honest validator. Any further
+//! vote of that validator in the slot is ignored, so memory stays bounded.
 //!
 //! Memory is bounded by the caller: it only adds votes of validators in the
 //! set, for rounds inside its window, and prunes old rounds.
@@ -20,14 +25,17 @@ pub(crate) enum Added {
     New,
     /// Already had exactly this vote.
     Duplicate,
-    /// The validator had voted differently in this slot: not counted.
-    Conflict(Box<Evidence>),
+    /// The validator had voted differently in this slot; `true` if this
+    /// vote was still counted toward its value (the first conflict only).
+    Conflict(Box<Evidence>, bool),
 }
 
 /// The votes of one kind in one round.
 #[derive(Debug, Default)]
 struct Tally {
     by_validator: Vec<Option<SignedVote>>,
+    /// A second, conflicting vote per validator (an equivocation).
+    conflicting: Vec<Option<SignedVote>>,
     /// Power per value (nil included); at most one entry per distinct value.
     power: Vec<(Option<BlockHash>, u64)>,
     total: u64,
@@ -56,6 +64,7 @@ impl RoundVotes {
     fn new(n: usize) -> Self {
         let tally = || Tally {
             by_validator: vec![None; n],
+            conflicting: vec![None; n],
             ..Tally::default()
         };
         Self {
@@ -116,14 +125,23 @@ impl VoteLog {
             VoteKind::Prevote => &mut rv.prevotes,
             VoteKind::Precommit => &mut rv.precommits,
         };
+        let mut evidence = None;
         if let Some(existing) = &tally.by_validator[i] {
             if existing.vote.value == vote.value {
                 return Added::Duplicate;
             }
-            return Added::Conflict(Box::new(Evidence::new(existing.clone(), signed)));
+            if let Some(second) = &tally.conflicting[i] {
+                if second.vote.value == vote.value {
+                    return Added::Duplicate;
+                }
+                return Added::Conflict(Box::new(Evidence::new(existing.clone(), signed)), false);
+            }
+            evidence = Some(Box::new(Evidence::new(existing.clone(), signed.clone())));
+            tally.conflicting[i] = Some(signed);
+        } else {
+            tally.by_validator[i] = Some(signed);
+            tally.total += power;
         }
-        tally.by_validator[i] = Some(signed);
-        tally.total += power;
         let value_power = match tally.power.iter_mut().find(|(v, _)| *v == vote.value) {
             Some((_, p)) => {
                 *p += power;
@@ -140,7 +158,10 @@ impl VoteLog {
             }
         }
         self.note_sender(vote.round, vote.validator, set);
-        Added::New
+        match evidence {
+            Some(e) => Added::Conflict(e, true),
+            None => Added::New,
+        }
     }
 
     /// Power of the `kind` votes for `value` in `round`.
@@ -177,10 +198,15 @@ impl VoteLog {
             .rounds
             .get(&round)
             .map(|rv| {
-                rv.precommits
-                    .by_validator
+                let t = &rv.precommits;
+                t.by_validator
                     .iter()
-                    .flatten()
+                    .zip(&t.conflicting)
+                    .filter_map(|(a, b)| match (a, b) {
+                        (Some(a), _) if a.vote.value == Some(value) => Some(a),
+                        (_, Some(b)) if b.vote.value == Some(value) => Some(b),
+                        _ => None,
+                    })
                     .filter(|sv| sv.vote.value == Some(value))
                     .map(|sv| (sv.vote.validator, sv.signature))
                     .collect()

@@ -1,0 +1,1032 @@
+//! The simulated world: nodes (an engine model around each core), a seeded
+//! network and an event queue ordered by (time, sequence number).
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::time::Duration;
+
+use outrigger_consensus_core::{
+    BlockHash, ChainId, CommitCertificate, Config, Decision, Height, Input, LastSigned, Output,
+    Round, RoundState, SignStep, SignedProposal, SignedVote, SigningKey, Timeout, TimeoutSchedule,
+    Validator, ValidatorSet, Vote, VoteKind,
+};
+
+use super::byzantine::{self, Behavior};
+use super::checks::{Checker, is_valid};
+use super::rng::Rng;
+use super::{Outcome, SimConfig, Stats};
+
+const CHAIN: ChainId = ChainId(0x6f72);
+/// Delivery delay after GST is at most this (the paper's Δ).
+const DELTA_MS: u64 = 60;
+/// Delivery delay before GST is at most this.
+const PRE_GST_DELAY_MAX_MS: u64 = 900;
+/// Rounds a height may take after GST before liveness is declared violated.
+pub(crate) const LIVENESS_ROUNDS_MAX: u64 = 12;
+/// How often a node's status reaches its peers (as gossip layers exchange
+/// height/round/step), so that peers can send a lagging node a certificate.
+const STATUS_INTERVAL_MS: u64 = 500;
+/// Simulated time allowed per height after GST.
+const TIME_PER_HEIGHT_MS: u64 = 40_000;
+
+#[derive(Clone, Debug)]
+enum Msg {
+    Proposal(SignedProposal),
+    Vote(SignedVote),
+    Commit(CommitCertificate),
+}
+
+impl Msg {
+    fn height(&self) -> Height {
+        match self {
+            Msg::Proposal(p) => p.proposal.height,
+            Msg::Vote(v) => v.vote.height,
+            Msg::Commit(c) => c.height,
+        }
+    }
+    fn input(&self) -> Input {
+        match self {
+            Msg::Proposal(p) => Input::Proposal(p.clone()),
+            Msg::Vote(v) => Input::Vote(v.clone()),
+            Msg::Commit(c) => Input::Commit(c.clone()),
+        }
+    }
+    fn signer(&self) -> usize {
+        match self {
+            Msg::Proposal(p) => p.proposal.proposer.get(),
+            Msg::Vote(v) => v.vote.validator.get(),
+            Msg::Commit(c) => c.signatures.first().map_or(0, |s| s.0.get()),
+        }
+    }
+    fn signature_digest(&self) -> u64 {
+        let sig = match self {
+            Msg::Proposal(p) => p.signature.to_bytes(),
+            Msg::Vote(v) => v.signature.to_bytes(),
+            Msg::Commit(c) => c.signatures.first().map_or([0; 64], |s| s.1.to_bytes()),
+        };
+        u64::from_le_bytes(sig[..8].try_into().unwrap_or_default())
+    }
+    fn digest(&self) -> u64 {
+        let (tag, h, r, value, who) = match self {
+            Msg::Proposal(p) => {
+                let p = &p.proposal;
+                (1, p.height.0, p.round.0, Some(p.value), p.proposer.0)
+            }
+            Msg::Vote(v) => {
+                let v = &v.vote;
+                let tag = if v.kind == VoteKind::Prevote { 2 } else { 3 };
+                (tag, v.height.0, v.round.0, v.value, v.validator.0)
+            }
+            Msg::Commit(c) => (
+                4,
+                c.height.0,
+                c.round.0,
+                Some(c.value),
+                c.signatures.len() as u32,
+            ),
+        };
+        let value = value.map_or(0, |v| {
+            u64::from_le_bytes(v.0[..8].try_into().unwrap_or_default())
+        });
+        mix(mix(mix(mix(tag, h), u64::from(r)), value), u64::from(who))
+    }
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    (a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .rotate_left(23)
+        .wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+#[derive(Debug)]
+enum Kind {
+    Deliver {
+        to: usize,
+        msg: Msg,
+    },
+    Timeout {
+        node: usize,
+        life: u32,
+        timeout: Timeout,
+    },
+    Validated {
+        node: usize,
+        life: u32,
+        height: Height,
+        value: BlockHash,
+    },
+    Built {
+        node: usize,
+        life: u32,
+        height: Height,
+        round: Round,
+        value: BlockHash,
+    },
+    StartHeight {
+        node: usize,
+        life: u32,
+        height: Height,
+    },
+    Status {
+        node: usize,
+    },
+    Crash {
+        node: usize,
+    },
+    Restart {
+        node: usize,
+    },
+    Gst,
+    PartitionStart,
+    Heal,
+}
+
+struct Event {
+    time: u64,
+    seq: u64,
+    kind: Kind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Self) -> bool {
+        (self.time, self.seq) == (o.time, o.seq)
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Event {
+    /// Reversed: the heap pops the earliest event first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+struct Node {
+    key: SigningKey,
+    byzantine: Option<Behavior>,
+    core: Option<RoundState>,
+    /// Incarnation: events of an earlier incarnation are ignored.
+    life: u32,
+    // What the engine keeps on disk (survives a crash).
+    last_signed: Option<LastSigned>,
+    /// Own signed messages of the current height (replayed after restart).
+    wal: Vec<Msg>,
+    decided: BTreeMap<Height, Decision>,
+    /// Byzantine messages of the current height we received, relayed as
+    /// gossip does (honest ones reach everyone after GST anyway).
+    relay: Vec<Msg>,
+    relayed: std::collections::BTreeSet<u64>,
+    // Volatile.
+    /// The highest height of a message we dropped for being too far ahead.
+    lagged_until: Height,
+    seen_values: Vec<BlockHash>,
+    at_gst: Option<(Height, Round)>,
+}
+
+impl Node {
+    fn height(&self) -> Option<Height> {
+        self.core.as_ref().map(|c| c.height())
+    }
+    fn next_height(&self) -> Height {
+        self.decided
+            .keys()
+            .next_back()
+            .map_or(Height(1), |h| Height(h.0 + 1))
+    }
+}
+
+struct World {
+    cfg: SimConfig,
+    rng: Rng,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Event>,
+    sets: Vec<ValidatorSet>,
+    nodes: Vec<Node>,
+    core_config: Config,
+    gst: u64,
+    partition: Option<(Vec<bool>, u64, u64)>,
+    checker: Checker,
+    history: u64,
+    stats: Stats,
+}
+
+fn sim_core_config(break_lock: bool) -> Config {
+    let ms = Duration::from_millis;
+    let mut config = Config::new(CHAIN);
+    config.timeouts.propose = TimeoutSchedule {
+        base: ms(400),
+        per_round: ms(150),
+        max: ms(1000),
+    };
+    config.timeouts.prevote = TimeoutSchedule {
+        base: ms(200),
+        per_round: ms(100),
+        max: ms(600),
+    };
+    config.timeouts.precommit = TimeoutSchedule {
+        base: ms(200),
+        per_round: ms(100),
+        max: ms(600),
+    };
+    config.test_ignore_lock = break_lock;
+    config
+}
+
+/// Runs one seed to the end and reports what the checks found.
+pub(crate) fn run(cfg: &SimConfig) -> Outcome {
+    let mut w = World::new(cfg);
+    let time_limit = w.gst + cfg.heights * TIME_PER_HEIGHT_MS;
+    while let Some(ev) = w.queue.pop() {
+        if ev.time > time_limit {
+            break;
+        }
+        w.now = ev.time;
+        w.stats.events += 1;
+        w.handle(ev);
+        if !w.checker.violations.is_empty() || w.all_honest_decided() {
+            break;
+        }
+    }
+    w.finish()
+}
+
+impl World {
+    fn new(cfg: &SimConfig) -> Self {
+        assert!(cfg.validators >= 1 && cfg.byzantine < cfg.validators);
+        let mut rng = Rng::new(cfg.seed);
+        let n = cfg.validators;
+        let keys: Vec<SigningKey> = (0..n)
+            .map(|_| SigningKey::from_bytes(&rng.bytes32()))
+            .collect();
+        let mut powers: Vec<u64> = (0..n).map(|_| rng.range(1, 100)).collect();
+        // Byzantine nodes: a random subset, by position in key order below.
+        let mut byz = vec![false; n];
+        let mut chosen = 0;
+        while chosen < cfg.byzantine {
+            let i = rng.below(n as u64) as usize;
+            if !byz[i] {
+                byz[i] = true;
+                chosen += 1;
+            }
+        }
+        let byz_power = |p: &[u64]| {
+            p.iter()
+                .zip(&byz)
+                .filter(|(_, b)| **b)
+                .map(|(p, _)| *p)
+                .sum::<u64>()
+        };
+        while 3 * byz_power(&powers) >= powers.iter().sum::<u64>() {
+            // Shrink the largest byzantine power, or grow the smallest honest one.
+            let (i, _) = powers
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| byz[*i])
+                .max_by_key(|(_, p)| **p)
+                .unwrap_or((0, &0));
+            if powers[i] > 1 {
+                powers[i] -= 1;
+            } else if let Some(j) = (0..n).find(|j| !byz[*j]) {
+                powers[j] += 1;
+            }
+        }
+        let mut members: Vec<(SigningKey, u64, bool)> = keys
+            .into_iter()
+            .zip(powers)
+            .zip(byz)
+            .map(|((k, p), b)| (k, p, b))
+            .collect();
+        members.sort_by(|a, b| {
+            a.0.verifying_key()
+                .as_bytes()
+                .cmp(b.0.verifying_key().as_bytes())
+        });
+        let set = ValidatorSet::new(
+            members
+                .iter()
+                .map(|(k, p, _)| Validator {
+                    public_key: k.verifying_key(),
+                    power: *p,
+                })
+                .collect(),
+        )
+        .unwrap_or_else(|e| panic!("sim validator set: {e}"));
+        let mut sets = vec![set.clone(), set];
+        for _ in 0..cfg.heights + 1 {
+            let next = sets[sets.len() - 1].for_next_height();
+            sets.push(next);
+        }
+        let nodes: Vec<Node> = members
+            .into_iter()
+            .map(|(key, _, b)| Node {
+                key,
+                byzantine: b.then(|| Behavior::pick(&mut rng)),
+                core: None,
+                life: 0,
+                last_signed: None,
+                wal: Vec::new(),
+                decided: BTreeMap::new(),
+                lagged_until: Height(0),
+                relay: Vec::new(),
+                relayed: std::collections::BTreeSet::new(),
+                seen_values: Vec::new(),
+                at_gst: None,
+            })
+            .collect();
+        let gst = rng.range(500, 4000);
+        let mut w = World {
+            cfg: cfg.clone(),
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            sets,
+            nodes,
+            core_config: sim_core_config(cfg.break_lock),
+            gst,
+            partition: None,
+            checker: Checker::default(),
+            history: cfg.seed,
+            stats: Stats::default(),
+        };
+        for i in 0..n {
+            let t = w.rng.range(0, 50);
+            w.at(t, Kind::Restart { node: i });
+            let t = w.rng.range(1, STATUS_INTERVAL_MS);
+            w.at(t, Kind::Status { node: i });
+        }
+        w.at(gst, Kind::Gst);
+        if w.rng.chance(500) {
+            let sides: Vec<bool> = (0..n).map(|_| w.rng.chance(500)).collect();
+            let start = w.rng.range(0, gst / 2);
+            let end = w.rng.range(start + 1, gst);
+            w.partition = Some((sides, start, end));
+            w.at(start, Kind::PartitionStart);
+            w.at(end, Kind::Heal);
+        }
+        let crashes = w.rng.below(if n >= 7 { 3 } else { 2 });
+        for _ in 0..crashes {
+            let node = w.rng.below(n as u64) as usize;
+            if w.nodes[node].byzantine.is_some() {
+                continue;
+            }
+            let down = w.rng.range(60, gst.saturating_sub(1).max(61));
+            let up = w.rng.range(down + 1, gst.max(down + 1));
+            w.at(down, Kind::Crash { node });
+            w.at(up, Kind::Restart { node });
+        }
+        w
+    }
+
+    fn at(&mut self, time: u64, kind: Kind) {
+        self.seq += 1;
+        self.queue.push(Event {
+            time,
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    fn honest(&self, i: usize) -> bool {
+        self.nodes[i].byzantine.is_none()
+    }
+
+    fn all_honest_decided(&self) -> bool {
+        let last = Height(self.cfg.heights);
+        self.nodes
+            .iter()
+            .filter(|n| n.byzantine.is_none())
+            .all(|n| n.decided.contains_key(&last))
+    }
+
+    fn note(&mut self, x: u64) {
+        self.history = mix(self.history, x);
+    }
+
+    // ---- events ------------------------------------------------------------
+
+    fn handle(&mut self, ev: Event) {
+        self.note(ev.time);
+        if self.cfg.trace {
+            let state: Vec<String> = self
+                .nodes
+                .iter()
+                .map(|n| match &n.core {
+                    Some(c) => format!(
+                        "{}/{}/{:?}/L{:?}/V{:?}{}",
+                        c.height().0,
+                        c.round().0,
+                        c.step(),
+                        c.locked().map(|l| (l.0.0, l.1)),
+                        c.valid().map(|l| (l.0.0, l.1)),
+                        if n.byzantine.is_some() { "/byz" } else { "" }
+                    ),
+                    None => "down".into(),
+                })
+                .collect();
+            eprintln!("t={} {:?} | {}", ev.time, ev.kind, state.join(" "));
+        }
+        match ev.kind {
+            Kind::Deliver { to, msg } => {
+                self.note(mix(to as u64, msg.digest()));
+                let Some(h) = self.nodes[to].height() else {
+                    return;
+                };
+                self.stats.deliveries += 1;
+                if msg.height().0 > h.0 + 1 {
+                    let n = &mut self.nodes[to];
+                    n.lagged_until = n.lagged_until.max(msg.height());
+                }
+                if let Msg::Proposal(p) = &msg {
+                    let seen = &mut self.nodes[to].seen_values;
+                    if seen.len() < 16 && !seen.contains(&p.proposal.value) {
+                        seen.push(p.proposal.value);
+                    }
+                }
+                let relayable = msg.height() == h || msg.height().0 == h.0 + 1;
+                if relayable && self.honest(to) && !self.honest(msg.signer()) {
+                    let digest = mix(msg.digest(), msg.signature_digest());
+                    if self.nodes[to].relayed.insert(digest) && self.nodes[to].relay.len() < 1024 {
+                        self.nodes[to].relay.push(msg.clone());
+                        if self.now >= self.gst {
+                            self.broadcast(to, &msg);
+                        }
+                    }
+                }
+                self.feed(to, msg.input());
+            }
+            Kind::Timeout {
+                node,
+                life,
+                timeout,
+            } => {
+                if self.nodes[node].life == life {
+                    self.note(mix(node as u64, 0x7100 + u64::from(timeout.round.0)));
+                    self.feed(node, Input::Timeout(timeout));
+                }
+            }
+            Kind::Validated {
+                node,
+                life,
+                height,
+                value,
+            } => {
+                if self.nodes[node].life == life {
+                    self.note(mix(node as u64, 0x7a11));
+                    self.feed(
+                        node,
+                        Input::ValueValidated {
+                            height,
+                            value,
+                            valid: is_valid(value),
+                        },
+                    );
+                }
+            }
+            Kind::Built {
+                node,
+                life,
+                height,
+                round,
+                value,
+            } => {
+                if self.nodes[node].life == life {
+                    self.note(mix(node as u64, 0xb111));
+                    self.feed(
+                        node,
+                        Input::ProposalValue {
+                            height,
+                            round,
+                            value,
+                        },
+                    );
+                }
+            }
+            Kind::StartHeight { node, life, height } => {
+                if self.nodes[node].life == life {
+                    self.note(mix(node as u64, 0x5000 + height.0));
+                    self.start_height(node, height);
+                }
+            }
+            Kind::Status { node } => {
+                self.at(self.now + STATUS_INTERVAL_MS, Kind::Status { node });
+                self.catch_up(node);
+            }
+            Kind::Crash { node } => {
+                self.note(mix(node as u64, 0xc4a5));
+                self.stats.crashes += 1;
+                let n = &mut self.nodes[node];
+                n.core = None;
+                n.life += 1;
+                n.seen_values.clear();
+            }
+            Kind::Restart { node } => {
+                self.note(mix(node as u64, 0x4e57));
+                self.restart(node);
+            }
+            Kind::Gst => {
+                self.note(0x6057);
+                for n in &mut self.nodes {
+                    n.at_gst = n.core.as_ref().map(|c| (c.height(), c.round()));
+                }
+                self.regossip(None);
+            }
+            Kind::PartitionStart => self.stats.partitions += 1,
+            Kind::Heal => self.regossip(None),
+        }
+    }
+
+    fn restart(&mut self, id: usize) {
+        let node = &mut self.nodes[id];
+        if node.core.is_some() {
+            return;
+        }
+        node.life += 1;
+        let core = RoundState::new(
+            self.core_config.clone(),
+            Some(node.key.verifying_key()),
+            node.last_signed,
+        )
+        .unwrap_or_else(|e| panic!("sim core config: {e}"));
+        node.core = Some(core);
+        let height = node.next_height();
+        if height.0 > self.cfg.heights {
+            return;
+        }
+        let wal_height = node.wal.first().map(Msg::height);
+        let replay: Vec<Msg> = if wal_height == Some(height) {
+            node.wal.clone()
+        } else {
+            Vec::new()
+        };
+        self.start_height(id, height);
+        self.nodes[id].wal = replay.clone();
+        for m in replay {
+            self.feed(id, m.input());
+        }
+        if self.now > 0 {
+            self.regossip(Some(id));
+        }
+    }
+
+    fn start_height(&mut self, id: usize, height: Height) {
+        self.nodes[id].wal.clear();
+        self.nodes[id].relay.retain(|m| m.height() >= height);
+        let validators = self.sets[height.0 as usize].clone();
+        self.feed(id, Input::StartHeight { height, validators });
+        // Catch-up, as a gossip layer does: peers that decided this height
+        // send its certificate; if we lagged, peers at it resend their messages.
+        let lagged = height <= self.nodes[id].lagged_until;
+        for peer in 0..self.nodes.len() {
+            if peer == id || !self.honest(peer) || self.nodes[peer].core.is_none() {
+                continue;
+            }
+            if let Some(d) = self.nodes[peer].decided.get(&height).cloned() {
+                for m in certificate_messages(&d) {
+                    self.send(peer, id, m);
+                }
+            } else if lagged && self.nodes[peer].height() == Some(height) {
+                for m in self.nodes[peer].wal.clone() {
+                    self.send(peer, id, m);
+                }
+            }
+        }
+    }
+
+    /// Peers that decided the height `id` is stuck at send it the certificate.
+    fn catch_up(&mut self, id: usize) {
+        let Some(h) = self.nodes[id].height() else {
+            return;
+        };
+        if self.nodes[id].decided.contains_key(&h) {
+            return;
+        }
+        for peer in 0..self.nodes.len() {
+            if peer == id || !self.honest(peer) || self.nodes[peer].core.is_none() {
+                continue;
+            }
+            if let Some(d) = self.nodes[peer].decided.get(&h).cloned() {
+                self.note(mix(peer as u64, 0xca7c));
+                for m in certificate_messages(&d) {
+                    self.send(peer, id, m);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Every live honest node resends its current-height messages to
+    /// `target` (or everyone), and certificates of heights the target has
+    /// not decided: reliable gossip after a heal, a restart or GST.
+    fn regossip(&mut self, target: Option<usize>) {
+        let n = self.nodes.len();
+        for x in 0..n {
+            if !self.honest(x) || self.nodes[x].core.is_none() {
+                continue;
+            }
+            for y in 0..n {
+                if x == y || target.is_some_and(|t| t != y) {
+                    continue;
+                }
+                let Some(yh) = self.nodes[y].height() else {
+                    continue;
+                };
+                if self.nodes[y].decided.contains_key(&yh) {
+                    continue;
+                }
+                if let Some(d) = self.nodes[x].decided.get(&yh).cloned() {
+                    for m in certificate_messages(&d) {
+                        self.send(x, y, m);
+                    }
+                }
+                let n = &self.nodes[x];
+                let msgs: Vec<Msg> = n.wal.iter().chain(&n.relay).cloned().collect();
+                for m in msgs {
+                    self.send(x, y, m);
+                }
+            }
+        }
+    }
+
+    // ---- the network -------------------------------------------------------
+
+    fn send(&mut self, from: usize, to: usize, msg: Msg) {
+        if from == to {
+            return;
+        }
+        let delay = if self.now < self.gst {
+            if let Some((sides, start, end)) = &self.partition {
+                if (*start..*end).contains(&self.now) && sides[from] != sides[to] {
+                    self.stats.dropped += 1;
+                    return;
+                }
+            }
+            if self.rng.chance(150) {
+                self.stats.dropped += 1;
+                return;
+            }
+            self.rng.range(1, PRE_GST_DELAY_MAX_MS)
+        } else {
+            self.rng.range(1, DELTA_MS)
+        };
+        if self.rng.chance(50) {
+            self.stats.duplicated += 1;
+            let again = delay + self.rng.range(1, DELTA_MS);
+            self.at(
+                self.now + again,
+                Kind::Deliver {
+                    to,
+                    msg: msg.clone(),
+                },
+            );
+        }
+        self.at(self.now + delay, Kind::Deliver { to, msg });
+    }
+
+    fn broadcast(&mut self, from: usize, msg: &Msg) {
+        for to in 0..self.nodes.len() {
+            self.send(from, to, msg.clone());
+        }
+    }
+
+    // ---- the engine model --------------------------------------------------
+
+    /// Applies `input` to the node's core, then everything it leads to.
+    fn feed(&mut self, id: usize, input: Input) {
+        if self.nodes[id].byzantine == Some(Behavior::Silent) {
+            return;
+        }
+        let Some(mut core) = self.nodes[id].core.take() else {
+            return;
+        };
+        let mut inputs = VecDeque::from([input]);
+        while let Some(i) = inputs.pop_front() {
+            for o in core.apply(i) {
+                self.on_output(id, o, &mut inputs);
+            }
+        }
+        self.nodes[id].core = Some(core);
+    }
+
+    fn on_output(&mut self, id: usize, output: Output, inputs: &mut VecDeque<Input>) {
+        match output {
+            Output::SignProposal { proposal, record } => {
+                self.nodes[id].last_signed = Some(record);
+                self.stats.signatures += 1;
+                if self.honest(id) {
+                    let (h, r) = (proposal.height, proposal.round);
+                    self.checker.signed(
+                        id,
+                        h,
+                        r,
+                        SignStep::Propose,
+                        Some(proposal.value),
+                        self.now,
+                    );
+                    let msg = Msg::Proposal(proposal.sign(CHAIN, &self.nodes[id].key));
+                    self.publish(id, msg, inputs);
+                } else {
+                    self.byzantine_proposal(id, proposal, inputs);
+                }
+            }
+            Output::SignVote { vote, record } => {
+                self.nodes[id].last_signed = Some(record);
+                self.stats.signatures += 1;
+                if self.honest(id) {
+                    self.checker.signed(
+                        id,
+                        vote.height,
+                        vote.round,
+                        vote.kind.into(),
+                        vote.value,
+                        self.now,
+                    );
+                    let msg = Msg::Vote(vote.sign(CHAIN, &self.nodes[id].key));
+                    self.publish(id, msg, inputs);
+                } else {
+                    self.byzantine_vote(id, vote, inputs);
+                }
+            }
+            Output::ScheduleTimeout { timeout, duration } => {
+                let life = self.nodes[id].life;
+                self.at(
+                    self.now + duration.as_millis() as u64,
+                    Kind::Timeout {
+                        node: id,
+                        life,
+                        timeout,
+                    },
+                );
+            }
+            Output::RequestValue { height, round } => {
+                let value = self.make_value(true);
+                let life = self.nodes[id].life;
+                let t = self.now + self.rng.range(1, 25);
+                self.at(
+                    t,
+                    Kind::Built {
+                        node: id,
+                        life,
+                        height,
+                        round,
+                        value,
+                    },
+                );
+            }
+            Output::ValidateValue { height, value } => {
+                let life = self.nodes[id].life;
+                let t = self.now + self.rng.range(1, 40);
+                self.at(
+                    t,
+                    Kind::Validated {
+                        node: id,
+                        life,
+                        height,
+                        value,
+                    },
+                );
+            }
+            Output::Decide(decision) => self.on_decide(id, decision),
+            Output::Evidence(evidence) => {
+                self.stats.evidence += 1;
+                let who = evidence.first.vote.validator.get();
+                let set = &self.sets[evidence.first.vote.height.0 as usize];
+                if let Err(e) = evidence.verify(CHAIN, set) {
+                    self.checker.violation(format!(
+                        "t={}ms: node {id} produced bad evidence: {e}",
+                        self.now
+                    ));
+                }
+                if self.honest(who) {
+                    self.checker.violation(format!(
+                        "t={}ms: node {id} holds evidence that honest node {who} equivocated: {evidence:?}",
+                        self.now
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Sends our own signed message: to the WAL, back to our core, to peers.
+    fn publish(&mut self, id: usize, msg: Msg, inputs: &mut VecDeque<Input>) {
+        self.nodes[id].wal.push(msg.clone());
+        inputs.push_back(msg.input());
+        self.broadcast(id, &msg);
+    }
+
+    fn make_value(&mut self, valid: bool) -> BlockHash {
+        let mut bytes = self.rng.bytes32();
+        bytes[0] = if valid { bytes[0] & 0xfe } else { bytes[0] | 1 };
+        BlockHash(bytes)
+    }
+
+    fn on_decide(&mut self, id: usize, d: Decision) {
+        self.stats.decisions += 1;
+        self.note(mix(
+            id as u64,
+            u64::from_le_bytes(d.value.0[..8].try_into().unwrap_or_default()),
+        ));
+        if self.honest(id) {
+            self.checker.decided(id, d.height, d.value, self.now);
+            if self.cfg.verify_certificates {
+                if let Err(e) =
+                    d.certificate
+                        .verify(CHAIN, d.height, &self.sets[d.height.0 as usize])
+                {
+                    self.checker.violation(format!(
+                        "t={}ms: node {id} certificate at {}: {e}",
+                        self.now, d.height
+                    ));
+                }
+            }
+            if self.now >= self.gst {
+                let base = match self.nodes[id].at_gst {
+                    Some((h, r)) if h == d.height => u64::from(r.0),
+                    _ => 0,
+                };
+                let rounds = u64::from(d.round.0).saturating_sub(base) + 1;
+                self.stats.max_rounds_after_gst = self.stats.max_rounds_after_gst.max(rounds);
+                if rounds > LIVENESS_ROUNDS_MAX {
+                    self.checker.violation(format!(
+                        "t={}ms: liveness: node {id} needed {rounds} rounds after GST for {}",
+                        self.now, d.height
+                    ));
+                }
+            }
+        }
+        let height = d.height;
+        self.nodes[id].decided.insert(height, d);
+        if height.0 < self.cfg.heights {
+            let life = self.nodes[id].life;
+            let t = self.now + self.rng.range(1, 10);
+            self.at(
+                t,
+                Kind::StartHeight {
+                    node: id,
+                    life,
+                    height: Height(height.0 + 1),
+                },
+            );
+        }
+    }
+
+    // ---- byzantine actors --------------------------------------------------
+
+    fn byzantine_proposal(
+        &mut self,
+        id: usize,
+        proposal: outrigger_consensus_core::Proposal,
+        inputs: &mut VecDeque<Input>,
+    ) {
+        let behavior = self.nodes[id]
+            .byzantine
+            .unwrap_or(Behavior::Mixed)
+            .for_message(&mut self.rng);
+        let key = self.nodes[id].key.clone();
+        match behavior {
+            Behavior::Equivocate => {
+                let other = outrigger_consensus_core::Proposal {
+                    value: self.make_value(true),
+                    valid_round: None,
+                    ..proposal
+                };
+                let (a, b) = (
+                    Msg::Proposal(proposal.sign(CHAIN, &key)),
+                    Msg::Proposal(other.sign(CHAIN, &key)),
+                );
+                self.split_send(id, a, b, inputs);
+            }
+            Behavior::InvalidValues => {
+                self.stats.invalid_proposals += 1;
+                let bad = outrigger_consensus_core::Proposal {
+                    value: self.make_value(false),
+                    ..proposal
+                };
+                let msg = Msg::Proposal(bad.sign(CHAIN, &key));
+                self.publish(id, msg, inputs);
+            }
+            Behavior::OffRound => {
+                self.stats.off_round_messages += 1;
+                let moved = byzantine::off_round_proposal(proposal, &mut self.rng);
+                let msg = Msg::Proposal(moved.sign(CHAIN, &key));
+                self.broadcast(id, &msg);
+                self.publish(id, Msg::Proposal(proposal.sign(CHAIN, &key)), inputs);
+            }
+            Behavior::Silent | Behavior::Mixed => {
+                self.publish(id, Msg::Proposal(proposal.sign(CHAIN, &key)), inputs);
+            }
+        }
+    }
+
+    fn byzantine_vote(&mut self, id: usize, vote: Vote, inputs: &mut VecDeque<Input>) {
+        let behavior = self.nodes[id]
+            .byzantine
+            .unwrap_or(Behavior::Mixed)
+            .for_message(&mut self.rng);
+        let key = self.nodes[id].key.clone();
+        match behavior {
+            Behavior::Equivocate => {
+                let other_value = {
+                    let seen: Vec<BlockHash> = self.nodes[id]
+                        .seen_values
+                        .iter()
+                        .copied()
+                        .filter(|v| Some(*v) != vote.value)
+                        .collect();
+                    if !seen.is_empty() && self.rng.chance(700) {
+                        Some(seen[self.rng.below(seen.len() as u64) as usize])
+                    } else if vote.value.is_some() {
+                        None
+                    } else {
+                        Some(self.make_value(true))
+                    }
+                };
+                let other = Vote {
+                    value: other_value,
+                    ..vote
+                };
+                let (a, b) = (
+                    Msg::Vote(vote.sign(CHAIN, &key)),
+                    Msg::Vote(other.sign(CHAIN, &key)),
+                );
+                self.split_send(id, a, b, inputs);
+            }
+            Behavior::InvalidValues => {
+                let bad = Vote {
+                    value: Some(self.make_value(false)),
+                    ..vote
+                };
+                self.broadcast(id, &Msg::Vote(bad.sign(CHAIN, &key)));
+                inputs.push_back(Input::Vote(vote.sign(CHAIN, &key)));
+            }
+            Behavior::OffRound => {
+                self.stats.off_round_messages += 1;
+                let moved = byzantine::off_round_vote(vote, &mut self.rng);
+                self.broadcast(id, &Msg::Vote(moved.sign(CHAIN, &key)));
+                self.publish(id, Msg::Vote(vote.sign(CHAIN, &key)), inputs);
+            }
+            Behavior::Silent | Behavior::Mixed => {
+                self.publish(id, Msg::Vote(vote.sign(CHAIN, &key)), inputs)
+            }
+        }
+    }
+
+    /// Equivocation: `a` to a random half of the peers (and ourselves), `b` to the rest.
+    fn split_send(&mut self, id: usize, a: Msg, b: Msg, inputs: &mut VecDeque<Input>) {
+        inputs.push_back(a.input());
+        self.nodes[id].wal.push(a.clone());
+        for to in 0..self.nodes.len() {
+            let m = if self.rng.chance(500) {
+                a.clone()
+            } else {
+                b.clone()
+            };
+            self.send(id, to, m);
+        }
+    }
+
+    // ---- the end -----------------------------------------------------------
+
+    fn finish(mut self) -> Outcome {
+        if self.checker.violations.is_empty() {
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.byzantine.is_some() {
+                    continue;
+                }
+                for h in 1..=self.cfg.heights {
+                    if !n.decided.contains_key(&Height(h)) {
+                        let at = n.core.as_ref().map(|c| (c.height(), c.round(), c.step()));
+                        self.checker.violations.push(format!(
+                            "liveness: honest node {i} did not decide height {h} by t={}ms (GST {}ms); it is at {at:?}",
+                            self.now, self.gst
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        for (h, (_, v)) in self.checker.decisions() {
+            self.history = mix(
+                mix(self.history, h.0),
+                u64::from_le_bytes(v.0[..8].try_into().unwrap_or_default()),
+            );
+        }
+        self.stats.sim_time_ms = self.now;
+        Outcome {
+            config: self.cfg,
+            violations: self.checker.violations,
+            history: self.history,
+            stats: self.stats,
+        }
+    }
+}
+
+/// What a peer that decided sends a node stuck at that height.
+fn certificate_messages(d: &Decision) -> Vec<Msg> {
+    vec![Msg::Commit(d.certificate.clone())]
+}
