@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! outrigger-sim --seeds N [--start-seed S] [--validators n] [--byzantine f]
-//!               [--heights K] [--threads T] [--break-lock]
+//!               [--heights K] [--gst-max MS] [--threads T] [--behavior silent|equivocate|invalid|off-round|amnesia|mixed] [--break-lock] [--hold-certificates] [--trace]
 //! ```
 
 #[path = "../../tests/sim/mod.rs"]
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str = "usage: outrigger-sim --seeds N [--start-seed S] [--validators n] [--byzantine f] \
-                     [--heights K] [--threads T] [--break-lock] [--trace]";
+                     [--heights K] [--gst-max MS] [--threads T] [--behavior silent|equivocate|invalid|off-round|amnesia|mixed] [--break-lock] [--hold-certificates] [--trace]";
 
 struct Args {
     seeds: u64,
@@ -25,6 +25,9 @@ struct Args {
     threads: usize,
     break_lock: bool,
     trace: bool,
+    gst_max_ms: u64,
+    hold_certificates: bool,
+    behavior: Option<sim::byzantine::Behavior>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -37,11 +40,18 @@ fn parse() -> Result<Args, String> {
         threads: sim::default_threads(),
         break_lock: false,
         trace: false,
+        gst_max_ms: 4000,
+        hold_certificates: false,
+        behavior: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--break-lock" {
             args.break_lock = true;
+            continue;
+        }
+        if flag == "--hold-certificates" {
+            args.hold_certificates = true;
             continue;
         }
         if flag == "--trace" {
@@ -65,6 +75,18 @@ fn parse() -> Result<Args, String> {
             "--byzantine" => args.byzantine = Some(num(&value)? as usize),
             "--heights" => args.heights = num(&value)?,
             "--threads" => args.threads = num(&value)? as usize,
+            "--gst-max" => args.gst_max_ms = num(&value)?,
+            "--behavior" => {
+                args.behavior = Some(match value.as_str() {
+                    "silent" => sim::byzantine::Behavior::Silent,
+                    "equivocate" => sim::byzantine::Behavior::Equivocate,
+                    "invalid" => sim::byzantine::Behavior::InvalidValues,
+                    "off-round" => sim::byzantine::Behavior::OffRound,
+                    "amnesia" => sim::byzantine::Behavior::Amnesia,
+                    "mixed" => sim::byzantine::Behavior::Mixed,
+                    _ => return Err(format!("unknown behavior {value}\n{USAGE}")),
+                })
+            }
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -93,6 +115,11 @@ fn main() -> ExitCode {
     base.heights = args.heights;
     base.break_lock = args.break_lock;
     base.trace = args.trace;
+    base.gst_max_ms = args.gst_max_ms;
+    base.behavior = args.behavior;
+    if args.hold_certificates {
+        base.hold_certificates_per_mille = 1000;
+    }
     println!(
         "outrigger-sim: seeds {}..{} n={} byzantine={} heights={} threads={}{}",
         args.start,

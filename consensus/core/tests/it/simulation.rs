@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use crate::sim::{SimConfig, Summary, default_threads, run, run_many};
+use crate::sim::byzantine::Behavior;
+use crate::sim::{Outcome, SimConfig, Summary, default_threads, run, run_many, run_until};
 
 /// Seeds per configuration in CI.
 const CI_SEEDS: u64 = 500;
@@ -99,26 +100,55 @@ fn same_seed_same_history() {
 }
 
 /// With the lock ignored (lines 23 and 29), the simulator must find two
-/// honest nodes deciding different blocks.
+/// honest nodes deciding different blocks. The attack needs an adversary
+/// that owns the asynchronous period: byzantine "amnesia" validators (fresh
+/// proposals, a precommit for the block to one peer and nil to the rest), a
+/// long asynchronous period, and commit certificates held until GST. About
+/// one seed in a thousand hits it; the same settings with the lock honoured
+/// are part of `amnesia_attack_with_the_lock_is_safe`.
 #[test]
 fn ignoring_the_lock_is_caught_as_an_agreement_violation() {
     let mut base = SimConfig::new(4, 1, 0);
     base.break_lock = true;
-    let summary = run_many(&base, 0, CI_SEEDS, default_threads());
-    let agreement: Vec<u64> = summary
+    base.hold_certificates_per_mille = 1000;
+    base.gst_max_ms = 30_000;
+    base.behavior = Some(Behavior::Amnesia);
+    let agreement = |o: &Outcome| o.violations.iter().any(|v| v.contains("agreement"));
+    let summary = run_until(&base, 0, 5000, default_threads(), agreement);
+    let found: Vec<u64> = summary
         .failures
         .iter()
-        .filter(|o| o.violations.iter().any(|v| v.contains("agreement")))
+        .filter(|o| agreement(o))
         .map(|o| o.config.seed)
         .collect();
     eprintln!(
-        "broken lock: {} of {} seeds violate agreement: {agreement:?}",
-        agreement.len(),
+        "broken lock: agreement violated in seeds {found:?} ({} seeds run)",
         summary.seeds
     );
     assert!(
-        !agreement.is_empty(),
+        !found.is_empty(),
         "the simulator missed a broken lock in {} seeds",
         summary.seeds
     );
+    // Seed 113 is the first such seed: the search is deterministic.
+    assert!(found.contains(&113), "{found:?}");
+}
+
+/// The attack above, with the lock honoured: no violation.
+#[test]
+fn amnesia_attack_with_the_lock_is_safe() {
+    let mut base = SimConfig::new(4, 1, 0);
+    base.hold_certificates_per_mille = 1000;
+    base.gst_max_ms = 30_000;
+    base.behavior = Some(Behavior::Amnesia);
+    let summary = run_many(&base, 0, 300, default_threads());
+    for o in &summary.failures {
+        eprintln!(
+            "seed {}: {:#?}\n  replay: {}",
+            o.config.seed,
+            o.violations,
+            o.config.replay_command()
+        );
+    }
+    assert!(summary.failures.is_empty());
 }

@@ -16,28 +16,46 @@ pub(crate) enum Behavior {
     InvalidValues,
     /// Also sends its votes for other heights and rounds.
     OffRound,
+    /// "Amnesia": proposes a fresh block every time it proposes (forgetting
+    /// its valid value) and splits its precommits between the block and nil.
+    /// The lock is what defeats this one.
+    Amnesia,
     /// Picks one of the above per message.
     Mixed,
 }
 
 impl Behavior {
     pub(crate) fn pick(rng: &mut Rng) -> Self {
-        match rng.below(5) {
+        match rng.below(6) {
             0 => Behavior::Silent,
             1 => Behavior::Equivocate,
             2 => Behavior::InvalidValues,
             3 => Behavior::OffRound,
+            4 => Behavior::Amnesia,
             _ => Behavior::Mixed,
+        }
+    }
+
+    /// The `outrigger-sim --behavior` name.
+    pub(crate) fn flag(self) -> &'static str {
+        match self {
+            Behavior::Silent => "silent",
+            Behavior::Equivocate => "equivocate",
+            Behavior::InvalidValues => "invalid",
+            Behavior::OffRound => "off-round",
+            Behavior::Amnesia => "amnesia",
+            Behavior::Mixed => "mixed",
         }
     }
 
     /// The behaviour for one message (resolves `Mixed`).
     pub(crate) fn for_message(self, rng: &mut Rng) -> Self {
         match self {
-            Behavior::Mixed => match rng.below(4) {
+            Behavior::Mixed => match rng.below(5) {
                 0 => Behavior::Equivocate,
                 1 => Behavior::InvalidValues,
                 2 => Behavior::OffRound,
+                3 => Behavior::Amnesia,
                 _ => Behavior::Mixed, // honest this time
             },
             b => b,

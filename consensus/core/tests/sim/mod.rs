@@ -5,13 +5,13 @@
 //! validators. The same seed gives the same history.
 #![allow(dead_code)]
 
-mod byzantine;
+pub(crate) mod byzantine;
 mod checks;
 mod rng;
 mod world;
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub(crate) use world::run;
 
@@ -30,6 +30,14 @@ pub(crate) struct SimConfig {
     pub(crate) verify_certificates: bool,
     /// Print every event to stderr (for replaying one seed).
     pub(crate) trace: bool,
+    /// GST falls in `500..=gst_max_ms`: longer asynchrony, more rounds in it.
+    pub(crate) gst_max_ms: u64,
+    /// Chance (per mille, drawn per seed) that the adversary holds every
+    /// commit certificate sent before GST until GST, as an asynchronous
+    /// network may: nodes that did not decide then keep running rounds.
+    pub(crate) hold_certificates_per_mille: u64,
+    /// Every byzantine validator behaves like this (default: drawn per seed).
+    pub(crate) behavior: Option<byzantine::Behavior>,
 }
 
 impl SimConfig {
@@ -42,6 +50,9 @@ impl SimConfig {
             break_lock: false,
             verify_certificates: true,
             trace: false,
+            gst_max_ms: 4000,
+            hold_certificates_per_mille: 500,
+            behavior: None,
         }
     }
 
@@ -49,12 +60,22 @@ impl SimConfig {
     pub(crate) fn replay_command(&self) -> String {
         format!(
             "cargo run --release -p outrigger-consensus-core --bin outrigger-sim -- --seeds 1 --start-seed {} \
-             --validators {} --byzantine {} --heights {}{}",
+             --validators {} --byzantine {} --heights {} --gst-max {}{}{}{}",
             self.seed,
             self.validators,
             self.byzantine,
             self.heights,
-            if self.break_lock { " --break-lock" } else { "" }
+            self.gst_max_ms,
+            if self.break_lock { " --break-lock" } else { "" },
+            if self.hold_certificates_per_mille >= 1000 {
+                " --hold-certificates"
+            } else {
+                ""
+            },
+            match self.behavior {
+                Some(b) => format!(" --behavior {}", b.flag()),
+                None => String::new(),
+            }
         )
     }
 }
@@ -115,14 +136,27 @@ pub(crate) struct Summary {
 
 /// Runs seeds `start..start + count` of `base` on `threads` threads.
 pub(crate) fn run_many(base: &SimConfig, start: u64, count: u64, threads: usize) -> Summary {
+    run_until(base, start, count, threads, |_| false)
+}
+
+/// Like [`run_many`], but stops handing out seeds once `stop` holds for an
+/// outcome (seeds already started still finish).
+pub(crate) fn run_until(
+    base: &SimConfig,
+    start: u64,
+    count: u64,
+    threads: usize,
+    stop: impl Fn(&Outcome) -> bool + Sync,
+) -> Summary {
     let next = AtomicU64::new(0);
+    let stopped = AtomicBool::new(false);
     let summary = Mutex::new(Summary::default());
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= count {
+                    if i >= count || stopped.load(Ordering::Relaxed) {
                         break;
                     }
                     let config = SimConfig {
@@ -130,6 +164,9 @@ pub(crate) fn run_many(base: &SimConfig, start: u64, count: u64, threads: usize)
                         ..base.clone()
                     };
                     let outcome = run(&config);
+                    if stop(&outcome) {
+                        stopped.store(true, Ordering::Relaxed);
+                    }
                     let mut sum = summary.lock().unwrap_or_else(|e| e.into_inner());
                     sum.seeds += 1;
                     sum.stats.add(&outcome.stats);

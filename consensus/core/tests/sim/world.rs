@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use outrigger_consensus_core::{
     BlockHash, ChainId, CommitCertificate, Config, Decision, Height, Input, LastSigned, Output,
-    Round, RoundState, SignStep, SignedProposal, SignedVote, SigningKey, Timeout, TimeoutSchedule,
-    Validator, ValidatorSet, Vote, VoteKind,
+    Proposal, Round, RoundState, SignStep, SignedProposal, SignedVote, SigningKey, Timeout,
+    TimeoutSchedule, Validator, ValidatorSet, Vote, VoteKind,
 };
 
 use super::byzantine::{self, Behavior};
@@ -210,6 +210,7 @@ struct World {
     core_config: Config,
     gst: u64,
     partition: Option<(Vec<bool>, u64, u64)>,
+    hold_certificates: bool,
     checker: Checker,
     history: u64,
     stats: Stats,
@@ -325,7 +326,7 @@ impl World {
             .into_iter()
             .map(|(key, _, b)| Node {
                 key,
-                byzantine: b.then(|| Behavior::pick(&mut rng)),
+                byzantine: b.then(|| cfg.behavior.unwrap_or_else(|| Behavior::pick(&mut rng))),
                 core: None,
                 life: 0,
                 last_signed: None,
@@ -338,7 +339,7 @@ impl World {
                 at_gst: None,
             })
             .collect();
-        let gst = rng.range(500, 4000);
+        let gst = rng.range(500, cfg.gst_max_ms.max(500));
         let mut w = World {
             cfg: cfg.clone(),
             rng,
@@ -350,6 +351,7 @@ impl World {
             core_config: sim_core_config(cfg.break_lock),
             gst,
             partition: None,
+            hold_certificates: false,
             checker: Checker::default(),
             history: cfg.seed,
             stats: Stats::default(),
@@ -361,6 +363,7 @@ impl World {
             w.at(t, Kind::Status { node: i });
         }
         w.at(gst, Kind::Gst);
+        w.hold_certificates = w.rng.chance(cfg.hold_certificates_per_mille);
         if w.rng.chance(500) {
             let sides: Vec<bool> = (0..n).map(|_| w.rng.chance(500)).collect();
             let start = w.rng.range(0, gst / 2);
@@ -534,10 +537,10 @@ impl World {
                 for n in &mut self.nodes {
                     n.at_gst = n.core.as_ref().map(|c| (c.height(), c.round()));
                 }
-                self.regossip(None);
+                self.regossip(None, None);
             }
             Kind::PartitionStart => self.stats.partitions += 1,
-            Kind::Heal => self.regossip(None),
+            Kind::Heal => self.regossip(None, None),
         }
     }
 
@@ -570,7 +573,9 @@ impl World {
             self.feed(id, m.input());
         }
         if self.now > 0 {
-            self.regossip(Some(id));
+            // Peers bring us up to date, and we resend what we had signed.
+            self.regossip(None, Some(id));
+            self.regossip(Some(id), None);
         }
     }
 
@@ -623,10 +628,10 @@ impl World {
     /// Every live honest node resends its current-height messages to
     /// `target` (or everyone), and certificates of heights the target has
     /// not decided: reliable gossip after a heal, a restart or GST.
-    fn regossip(&mut self, target: Option<usize>) {
+    fn regossip(&mut self, source: Option<usize>, target: Option<usize>) {
         let n = self.nodes.len();
         for x in 0..n {
-            if !self.honest(x) || self.nodes[x].core.is_none() {
+            if !self.honest(x) || self.nodes[x].core.is_none() || source.is_some_and(|s| s != x) {
                 continue;
             }
             for y in 0..n {
@@ -657,6 +662,11 @@ impl World {
 
     fn send(&mut self, from: usize, to: usize, msg: Msg) {
         if from == to {
+            return;
+        }
+        if self.hold_certificates && self.now < self.gst && matches!(msg, Msg::Commit(_)) {
+            let t = self.gst + self.rng.range(1, DELTA_MS);
+            self.at(t, Kind::Deliver { to, msg });
             return;
         }
         let delay = if self.now < self.gst {
@@ -877,12 +887,7 @@ impl World {
 
     // ---- byzantine actors --------------------------------------------------
 
-    fn byzantine_proposal(
-        &mut self,
-        id: usize,
-        proposal: outrigger_consensus_core::Proposal,
-        inputs: &mut VecDeque<Input>,
-    ) {
+    fn byzantine_proposal(&mut self, id: usize, proposal: Proposal, inputs: &mut VecDeque<Input>) {
         let behavior = self.nodes[id]
             .byzantine
             .unwrap_or(Behavior::Mixed)
@@ -890,7 +895,7 @@ impl World {
         let key = self.nodes[id].key.clone();
         match behavior {
             Behavior::Equivocate => {
-                let other = outrigger_consensus_core::Proposal {
+                let other = Proposal {
                     value: self.make_value(true),
                     valid_round: None,
                     ..proposal
@@ -903,7 +908,7 @@ impl World {
             }
             Behavior::InvalidValues => {
                 self.stats.invalid_proposals += 1;
-                let bad = outrigger_consensus_core::Proposal {
+                let bad = Proposal {
                     value: self.make_value(false),
                     ..proposal
                 };
@@ -916,6 +921,14 @@ impl World {
                 let msg = Msg::Proposal(moved.sign(CHAIN, &key));
                 self.broadcast(id, &msg);
                 self.publish(id, Msg::Proposal(proposal.sign(CHAIN, &key)), inputs);
+            }
+            Behavior::Amnesia => {
+                let fresh = Proposal {
+                    value: self.make_value(true),
+                    valid_round: None,
+                    ..proposal
+                };
+                self.publish(id, Msg::Proposal(fresh.sign(CHAIN, &key)), inputs);
             }
             Behavior::Silent | Behavior::Mixed => {
                 self.publish(id, Msg::Proposal(proposal.sign(CHAIN, &key)), inputs);
@@ -970,7 +983,24 @@ impl World {
                 self.broadcast(id, &Msg::Vote(moved.sign(CHAIN, &key)));
                 self.publish(id, Msg::Vote(vote.sign(CHAIN, &key)), inputs);
             }
-            Behavior::Silent | Behavior::Mixed => {
+            Behavior::Amnesia if vote.kind == VoteKind::Precommit && vote.value.is_some() => {
+                let nil = Vote {
+                    value: None,
+                    ..vote
+                };
+                // The block to one peer (which may decide it), nil to the rest.
+                let (a, b) = (
+                    Msg::Vote(vote.sign(CHAIN, &key)),
+                    Msg::Vote(nil.sign(CHAIN, &key)),
+                );
+                inputs.push_back(a.input());
+                self.nodes[id].wal.push(a.clone());
+                let lucky = self.rng.below(self.nodes.len() as u64) as usize;
+                for to in 0..self.nodes.len() {
+                    self.send(id, to, if to == lucky { a.clone() } else { b.clone() });
+                }
+            }
+            Behavior::Silent | Behavior::Mixed | Behavior::Amnesia => {
                 self.publish(id, Msg::Vote(vote.sign(CHAIN, &key)), inputs)
             }
         }
