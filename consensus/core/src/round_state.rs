@@ -669,8 +669,10 @@ impl RoundState {
     /// Lines 49–54: 2f + 1 precommits for `v` in any round `r`, and `valid(v)`
     /// (the precommits counted here, or a certificate handed in).
     fn decide_rule(&mut self, out: &mut Vec<Output>) -> bool {
-        if let Some(c) = &self.synced {
-            if self.validity.get(&c.value) == Some(&true) {
+        if let Some(c) = &self.synced
+            && self.validity.get(&c.value) == Some(&true)
+        {
+            {
                 let decision = Decision {
                     height: self.height,
                     round: c.round,

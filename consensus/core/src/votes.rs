@@ -152,10 +152,10 @@ impl VoteLog {
                 power
             }
         };
-        if let (VoteKind::Precommit, Some(value)) = (vote.kind, vote.value) {
-            if set.is_quorum(value_power) {
-                self.precommit_quorums.insert((vote.round, value));
-            }
+        if let (VoteKind::Precommit, Some(value)) = (vote.kind, vote.value)
+            && set.is_quorum(value_power)
+        {
+            self.precommit_quorums.insert((vote.round, value));
         }
         self.note_sender(vote.round, vote.validator, set);
         match evidence {

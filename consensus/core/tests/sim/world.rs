@@ -670,11 +670,12 @@ impl World {
             return;
         }
         let delay = if self.now < self.gst {
-            if let Some((sides, start, end)) = &self.partition {
-                if (*start..*end).contains(&self.now) && sides[from] != sides[to] {
-                    self.stats.dropped += 1;
-                    return;
-                }
+            if let Some((sides, start, end)) = &self.partition
+                && (*start..*end).contains(&self.now)
+                && sides[from] != sides[to]
+            {
+                self.stats.dropped += 1;
+                return;
             }
             if self.rng.chance(150) {
                 self.stats.dropped += 1;
@@ -843,22 +844,27 @@ impl World {
         ));
         if self.honest(id) {
             self.checker.decided(id, d.height, d.value, self.now);
-            if self.cfg.verify_certificates {
-                if let Err(e) =
-                    d.certificate
-                        .verify(CHAIN, d.height, &self.sets[d.height.0 as usize])
-                {
-                    self.checker.violation(format!(
-                        "t={}ms: node {id} certificate at {}: {e}",
-                        self.now, d.height
-                    ));
-                }
+            let set = &self.sets[d.height.0 as usize];
+            if self.cfg.verify_certificates
+                && let Err(e) = d.certificate.verify(CHAIN, d.height, set)
+            {
+                self.checker.violation(format!(
+                    "t={}ms: node {id} certificate at {}: {e}",
+                    self.now, d.height
+                ));
             }
             if self.now >= self.gst {
-                let base = match self.nodes[id].at_gst {
-                    Some((h, r)) if h == d.height => u64::from(r.0),
-                    _ => 0,
-                };
+                // Rounds counted from the highest round an honest node had
+                // reached at this height when the network became synchronous.
+                let base = self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.byzantine.is_none())
+                    .filter_map(|n| n.at_gst)
+                    .filter(|(h, _)| *h == d.height)
+                    .map(|(_, r)| u64::from(r.0))
+                    .max()
+                    .unwrap_or(0);
                 let rounds = u64::from(d.round.0).saturating_sub(base) + 1;
                 self.stats.max_rounds_after_gst = self.stats.max_rounds_after_gst.max(rounds);
                 if rounds > LIVENESS_ROUNDS_MAX {
