@@ -112,3 +112,129 @@ impl CommitCertificate {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validator_set::Validator;
+    use ed25519_dalek::SigningKey;
+
+    const CHAIN: ChainId = ChainId(9);
+    const H: Height = Height(5);
+    const V: BlockHash = BlockHash([7; 32]);
+
+    fn keys(n: u8, seed: u8) -> (Vec<SigningKey>, ValidatorSet) {
+        let mut keys: Vec<SigningKey> = (0..n)
+            .map(|i| SigningKey::from_bytes(&[seed + i; 32]))
+            .collect();
+        keys.sort_by(|a, b| {
+            a.verifying_key()
+                .as_bytes()
+                .cmp(b.verifying_key().as_bytes())
+        });
+        let set = ValidatorSet::new(
+            keys.iter()
+                .map(|k| Validator {
+                    public_key: k.verifying_key(),
+                    power: 10,
+                })
+                .collect(),
+        )
+        .unwrap();
+        (keys, set)
+    }
+
+    fn cert(
+        keys: &[SigningKey],
+        signers: &[usize],
+        chain: ChainId,
+        round: Round,
+    ) -> CommitCertificate {
+        let signatures = signers
+            .iter()
+            .map(|&i| {
+                let vote = Vote {
+                    kind: VoteKind::Precommit,
+                    height: H,
+                    round,
+                    value: Some(V),
+                    validator: ValidatorIndex(i as u32),
+                };
+                (
+                    ValidatorIndex(i as u32),
+                    vote.sign(chain, &keys[i]).signature,
+                )
+            })
+            .collect();
+        CommitCertificate {
+            height: H,
+            round,
+            value: V,
+            signatures,
+        }
+    }
+
+    #[test]
+    fn a_quorum_of_precommits_verifies() {
+        let (k, set) = keys(4, 1);
+        cert(&k, &[0, 1, 2], CHAIN, Round(3))
+            .verify(CHAIN, H, &set)
+            .unwrap();
+    }
+
+    #[test]
+    fn another_chain_height_round_block_or_set_fails() {
+        let (k, set) = keys(4, 1);
+        let (_, other_set) = keys(4, 50);
+        assert!(matches!(
+            cert(&k, &[0, 1, 2], ChainId(10), Round(3)).verify(CHAIN, H, &set),
+            Err(CertificateError::BadSignatures { .. })
+        ));
+        assert!(matches!(
+            cert(&k, &[0, 1, 2], CHAIN, Round(3)).verify(CHAIN, Height(6), &set),
+            Err(CertificateError::WrongHeight { .. })
+        ));
+        let mut moved = cert(&k, &[0, 1, 2], CHAIN, Round(3));
+        moved.round = Round(4);
+        assert!(matches!(
+            moved.verify(CHAIN, H, &set),
+            Err(CertificateError::BadSignatures { .. })
+        ));
+        let mut other_block = cert(&k, &[0, 1, 2], CHAIN, Round(3));
+        other_block.value = BlockHash([8; 32]);
+        assert!(other_block.verify(CHAIN, H, &set).is_err());
+        assert!(
+            cert(&k, &[0, 1, 2], CHAIN, Round(3))
+                .verify(CHAIN, H, &other_set)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn too_little_power_duplicates_and_strangers_fail() {
+        let (k, set) = keys(4, 1);
+        assert!(matches!(
+            cert(&k, &[0, 1], CHAIN, Round(0)).verify(CHAIN, H, &set),
+            Err(CertificateError::InsufficientPower {
+                signed: 20,
+                total: 40
+            })
+        ));
+        assert_eq!(
+            cert(&k, &[0, 1, 1, 2], CHAIN, Round(0)).verify(CHAIN, H, &set),
+            Err(CertificateError::UnorderedSigners(1))
+        );
+        let mut stranger = cert(&k, &[0, 1, 2], CHAIN, Round(0));
+        stranger.signatures[2].0 = ValidatorIndex(9);
+        assert_eq!(
+            stranger.verify(CHAIN, H, &set),
+            Err(CertificateError::UnknownSigner(9))
+        );
+        let mut forged = cert(&k, &[0, 1, 2], CHAIN, Round(0));
+        forged.signatures[1].1 = forged.signatures[0].1;
+        assert!(matches!(
+            forged.verify(CHAIN, H, &set),
+            Err(CertificateError::BadSignatures { .. })
+        ));
+    }
+}

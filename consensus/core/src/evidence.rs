@@ -70,3 +70,69 @@ impl Evidence {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::Vote;
+    use crate::types::{BlockHash, Height, Round, ValidatorIndex, VoteKind};
+    use crate::validator_set::Validator;
+    use ed25519_dalek::SigningKey;
+
+    #[test]
+    fn conflicting_votes_verify_and_others_do_not() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let set = ValidatorSet::new(vec![Validator {
+            public_key: key.verifying_key(),
+            power: 1,
+        }])
+        .unwrap();
+        let chain = ChainId(1);
+        let vote = Vote {
+            kind: VoteKind::Prevote,
+            height: Height(2),
+            round: Round(1),
+            value: Some(BlockHash([1; 32])),
+            validator: ValidatorIndex(0),
+        };
+        let a = vote.sign(chain, &key);
+        let b = Vote {
+            value: None,
+            ..vote
+        }
+        .sign(chain, &key);
+        let e = Evidence::new(a.clone(), b.clone());
+        assert_eq!(e, Evidence::new(b.clone(), a.clone()), "canonical order");
+        e.verify(chain, &set).unwrap();
+        assert_eq!(
+            Evidence::new(a.clone(), a.clone()).verify(chain, &set),
+            Err(EvidenceError::SameValue)
+        );
+        let later = Vote {
+            round: Round(2),
+            value: None,
+            ..vote
+        }
+        .sign(chain, &key);
+        assert_eq!(
+            Evidence::new(a.clone(), later).verify(chain, &set),
+            Err(EvidenceError::NotSameSlot)
+        );
+        let precommit = Vote {
+            kind: VoteKind::Precommit,
+            value: None,
+            ..vote
+        }
+        .sign(chain, &key);
+        assert_eq!(
+            Evidence::new(a.clone(), precommit).verify(chain, &set),
+            Err(EvidenceError::NotSameSlot)
+        );
+        let mut forged = b;
+        forged.signature = a.signature;
+        assert!(matches!(
+            Evidence::new(a, forged).verify(chain, &set),
+            Err(EvidenceError::Signature(_))
+        ));
+    }
+}

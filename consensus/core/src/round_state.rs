@@ -288,6 +288,14 @@ impl RoundState {
     pub fn buffered_messages(&self) -> usize {
         self.future.len()
     }
+    /// Voting power of the `kind` votes for `value` in `round` of this height.
+    pub fn vote_power(&self, round: Round, kind: VoteKind, value: Option<BlockHash>) -> u64 {
+        self.votes.power_for(round, kind, value)
+    }
+    /// What execution said about `value` at this height, if asked and answered.
+    pub fn validity(&self, value: &BlockHash) -> Option<bool> {
+        self.validity.get(value).copied()
+    }
     /// Rounds of the current height whose votes are held.
     pub fn rounds_held(&self) -> usize {
         self.votes.rounds_held()

@@ -734,3 +734,55 @@ fn non_validator_follows_without_signing() {
     }
     assert_eq!(core.decision().map(|d| d.value), Some(A));
 }
+
+#[test]
+fn a_commit_certificate_from_a_peer_decides_after_validation() {
+    let f = fx();
+    // Build a certificate for B in round 4 from another node's log.
+    let mut other = f.core(0);
+    other.apply(f.start());
+    for who in 1..4 {
+        other.apply(f.precommit(4, Some(B), who));
+    }
+    other.apply(valid(B, true));
+    let certificate = other.decision().unwrap().certificate.clone();
+    let mut core = f.core(3);
+    core.apply(f.start());
+    let mut forged = certificate.clone();
+    forged.value = C;
+    run(
+        &mut core,
+        vec![
+            (Input::Commit(forged), &[], Propose), // does not verify: dropped
+            (Input::Commit(certificate), &["validate B"], Propose),
+            (valid(B, true), &["decide B r4"], Commit),
+        ],
+    );
+    assert_eq!(core.dropped_messages(), 1);
+}
+
+#[test]
+fn a_second_conflicting_vote_counts_toward_its_value_once() {
+    // Validator 0 equivocates between A and nil in round 0. Nodes that saw
+    // the two votes in different orders still agree on the polka for A.
+    let f = fx();
+    let mut core = f.core(3);
+    core.apply(f.start());
+    core.apply(f.proposal(0, A, None));
+    core.apply(valid(A, true)); // we prevote A
+    run(
+        &mut core,
+        vec![
+            (f.prevote(0, None, 0), &[], Prevote),
+            (f.prevote(0, Some(A), 0), &["evidence"], Prevote),
+            (f.prevote(0, Some(B), 0), &[], Prevote), // a third value is ignored
+            (f.prevote(0, Some(A), 1), &[], Prevote),
+            // 0 (second vote), 1 and 2: A has 3 of 4.
+            (
+                f.prevote(0, Some(A), 2),
+                &["timeout prevote r0", "precommit A"],
+                Precommit,
+            ),
+        ],
+    );
+}

@@ -194,3 +194,73 @@ impl SignedProposal {
             .map_err(|_| SignatureError::BadSignature(index.0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_bytes_are_domain_separated() {
+        let vote = Vote {
+            kind: VoteKind::Prevote,
+            height: Height(1),
+            round: Round(0),
+            value: Some(BlockHash([0; 32])),
+            validator: ValidatorIndex(0),
+        };
+        let c = ChainId(1);
+        let base = vote.sign_bytes(c);
+        assert!(base.starts_with(SIGN_DOMAIN));
+        let variants = [
+            Vote {
+                kind: VoteKind::Precommit,
+                ..vote
+            }
+            .sign_bytes(c),
+            Vote {
+                height: Height(2),
+                ..vote
+            }
+            .sign_bytes(c),
+            Vote {
+                round: Round(1),
+                ..vote
+            }
+            .sign_bytes(c),
+            Vote {
+                value: None,
+                ..vote
+            }
+            .sign_bytes(c),
+            vote.sign_bytes(ChainId(2)),
+        ];
+        for v in variants {
+            assert_ne!(v, base);
+        }
+        // The signer index is not signed.
+        assert_eq!(
+            Vote {
+                validator: ValidatorIndex(3),
+                ..vote
+            }
+            .sign_bytes(c),
+            base
+        );
+        let p = Proposal {
+            height: Height(1),
+            round: Round(0),
+            value: BlockHash([0; 32]),
+            valid_round: None,
+            proposer: ValidatorIndex(0),
+        };
+        assert_ne!(&p.sign_bytes(c)[..VOTE_SIGN_BYTES_LEN], &base[..]);
+        assert_ne!(
+            p.sign_bytes(c),
+            Proposal {
+                valid_round: Some(Round(0)),
+                ..p
+            }
+            .sign_bytes(c)
+        );
+    }
+}

@@ -255,3 +255,145 @@ impl Iterator for ProposerSequence {
         Some(self.next_proposer())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    fn key(i: u8) -> VerifyingKey {
+        SigningKey::from_bytes(&[i; 32]).verifying_key()
+    }
+
+    fn set(powers: &[u64]) -> ValidatorSet {
+        let vs = powers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Validator {
+                public_key: key(i as u8 + 1),
+                power: *p,
+            })
+            .collect();
+        ValidatorSet::new(vs).unwrap()
+    }
+
+    #[test]
+    fn thresholds_are_strictly_above_two_thirds_and_one_third() {
+        let s = set(&[1, 1, 1]);
+        assert!(!s.is_quorum(2) && s.is_quorum(3));
+        assert!(!s.is_one_third_plus(1) && s.is_one_third_plus(2));
+        let s = set(&[34, 33, 33]);
+        assert!(!s.is_quorum(66) && s.is_quorum(67));
+        assert!(!s.is_one_third_plus(33) && s.is_one_third_plus(34));
+    }
+
+    #[test]
+    fn thresholds_do_not_overflow_at_the_maximum_total() {
+        let s = set(&[TOTAL_POWER_MAX - 2, 1, 1]);
+        assert!(s.is_quorum(TOTAL_POWER_MAX - 2));
+        assert!(!s.is_quorum(TOTAL_POWER_MAX / 2));
+        assert!(s.is_one_third_plus(TOTAL_POWER_MAX / 2));
+        // The proposer rotation keeps working at the maximum total.
+        let count = s.proposers().take(100).filter(|v| s.power(*v) == 1).count();
+        assert!(count <= 2, "{count}");
+    }
+
+    #[test]
+    fn rejects_bad_sets() {
+        assert_eq!(ValidatorSet::new(vec![]), Err(ValidatorSetError::Empty));
+        let zero = vec![Validator {
+            public_key: key(1),
+            power: 0,
+        }];
+        assert!(matches!(
+            ValidatorSet::new(zero),
+            Err(ValidatorSetError::ZeroPower { .. })
+        ));
+        let dup = vec![
+            Validator {
+                public_key: key(1),
+                power: 1,
+            },
+            Validator {
+                public_key: key(1),
+                power: 2,
+            },
+        ];
+        assert!(matches!(
+            ValidatorSet::new(dup),
+            Err(ValidatorSetError::Duplicate { .. })
+        ));
+        let big = vec![
+            Validator {
+                public_key: key(1),
+                power: TOTAL_POWER_MAX,
+            },
+            Validator {
+                public_key: key(2),
+                power: 1,
+            },
+        ];
+        assert_eq!(
+            ValidatorSet::new(big),
+            Err(ValidatorSetError::TotalPowerTooLarge)
+        );
+        // The identity point is a small-order key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = VerifyingKey::from_bytes(&identity).unwrap();
+        let weak = vec![Validator {
+            public_key: weak,
+            power: 1,
+        }];
+        assert!(matches!(
+            ValidatorSet::new(weak),
+            Err(ValidatorSetError::WeakKey { .. })
+        ));
+    }
+
+    #[test]
+    fn order_of_input_does_not_matter() {
+        let a = vec![
+            Validator {
+                public_key: key(1),
+                power: 5,
+            },
+            Validator {
+                public_key: key(2),
+                power: 7,
+            },
+        ];
+        let b = vec![a[1].clone(), a[0].clone()];
+        assert_eq!(ValidatorSet::new(a).unwrap(), ValidatorSet::new(b).unwrap());
+    }
+
+    #[test]
+    fn proposer_frequency_follows_power_and_is_deterministic() {
+        let s = set(&[1, 2, 3, 4]);
+        let mut counts = [0u32; 4];
+        for v in s.proposers().take(1000) {
+            counts[v.get()] += 1;
+        }
+        let expected: Vec<u32> = s
+            .validators()
+            .iter()
+            .map(|v| (v.power * 100) as u32)
+            .collect();
+        assert_eq!(
+            counts.to_vec(),
+            expected,
+            "1000 rounds split 1:2:3:4 by power"
+        );
+        let again: Vec<_> = s.proposers().take(50).collect();
+        assert_eq!(again, s.proposers().take(50).collect::<Vec<_>>());
+        assert_eq!(s.proposer(crate::Round(7)), s.proposers().nth(7).unwrap());
+    }
+
+    #[test]
+    fn next_height_advances_the_rotation_by_one() {
+        let s = set(&[1, 1, 1]);
+        let next = s.for_next_height();
+        assert!(next.same_members(&s));
+        assert_eq!(next.proposer(crate::Round(0)), s.proposer(crate::Round(1)));
+    }
+}
