@@ -3,6 +3,7 @@
 //! sets and certificates. No I/O, clock or randomness: inputs in, outputs out.
 //!
 //! - [`round_state`]: Alg. 1 of arXiv 1807.04938 as `apply(state, input) -> outputs`.
+//! - [`events`]: its inputs and outputs, and the durable [`LastSigned`] record.
 //! - [`votes`] (private): bounded per-height vote bookkeeping and equivocation detection.
 //! - [`validator_set`]: keys, voting power, thresholds, proposer rotation.
 //! - [`signing`]: votes, proposals and their domain-separated sign bytes.
@@ -18,6 +19,7 @@
 
 pub mod certificate;
 pub mod config;
+pub mod events;
 pub mod evidence;
 pub mod round_state;
 pub mod signing;
@@ -29,8 +31,9 @@ mod votes;
 pub use certificate::{CertificateError, CommitCertificate};
 pub use config::{Config, ConfigError, Limits};
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+pub use events::{Decision, Input, LastSigned, Output};
 pub use evidence::{Evidence, EvidenceError};
-pub use round_state::{Decision, Input, LastSigned, Output, RoundState, apply};
+pub use round_state::{RoundState, apply};
 pub use signing::{Proposal, SignatureError, SignedProposal, SignedVote, Vote};
 pub use timeouts::{Timeout, TimeoutConfig, TimeoutKind, TimeoutSchedule};
 pub use types::{BlockHash, ChainId, Height, Round, SignStep, Step, ValidatorIndex, VoteKind};
