@@ -10,7 +10,7 @@ use crate::validator_set::ValidatorSet;
 
 /// The durable "last signed" record. The engine writes it (with fsync)
 /// before the signature it precedes leaves the node, and hands it back to
-/// [`RoundState::new`] at restart.
+/// [`RoundState::new`](crate::RoundState::new) at restart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LastSigned {
     /// Height of the last thing signed.
