@@ -16,6 +16,13 @@
 //! - Reaching the next height (line 52–54) is the engine's call: after
 //!   [`Output::Decide`] it commits the block and sends [`Input::StartHeight`]
 //!   with the next height's validator set.
+//! - Counting: each validator counts once per (round, kind) toward the
+//!   totals ("2f + 1 ⟨PREVOTE, h, r, ∗⟩", lines 34, 47, 55); an equivocator's
+//!   second, conflicting vote yields [`Output::Evidence`] and also counts
+//!   toward its own value, as in the paper's per-value counting. Without it,
+//!   honest nodes that saw the two votes in different orders can disagree
+//!   about a polka for ever (the simulator shows liveness failures); safety is
+//!   unaffected because two > 2/3 sets still share an honest validator.
 //! - Before signing anything the core hands the engine a [`LastSigned`]
 //!   record to persist; restored at restart, it stops the core from signing
 //!   anything at or below it, and restores the lock (lines 38–39).
