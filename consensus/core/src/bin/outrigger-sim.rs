@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! outrigger-sim --seeds N [--start-seed S] [--validators n] [--byzantine f]
-//!               [--heights K] [--gst-max MS] [--threads T] [--behavior silent|equivocate|invalid|off-round|amnesia|mixed] [--break-lock] [--hold-certificates] [--trace]
+//!               [--heights K] [--gst-max MS] [--threads T] [--behavior silent|equivocate|invalid|off-round|amnesia|mixed] [--break-lock] [--forget-last-signed] [--hold-certificates] [--trace]
 //! ```
 
 #[path = "../../tests/sim/mod.rs"]
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str = "usage: outrigger-sim --seeds N [--start-seed S] [--validators n] [--byzantine f] \
-                     [--heights K] [--gst-max MS] [--threads T] [--behavior silent|equivocate|invalid|off-round|amnesia|mixed] [--break-lock] [--hold-certificates] [--trace]";
+                     [--heights K] [--gst-max MS] [--threads T] [--behavior silent|equivocate|invalid|off-round|amnesia|mixed] [--break-lock] [--forget-last-signed] [--hold-certificates] [--trace]";
 
 struct Args {
     seeds: u64,
@@ -27,6 +27,7 @@ struct Args {
     trace: bool,
     gst_max_ms: u64,
     hold_certificates: bool,
+    forget_last_signed: bool,
     behavior: Option<sim::byzantine::Behavior>,
 }
 
@@ -42,12 +43,17 @@ fn parse() -> Result<Args, String> {
         trace: false,
         gst_max_ms: 4000,
         hold_certificates: false,
+        forget_last_signed: false,
         behavior: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--break-lock" {
             args.break_lock = true;
+            continue;
+        }
+        if flag == "--forget-last-signed" {
+            args.forget_last_signed = true;
             continue;
         }
         if flag == "--hold-certificates" {
@@ -117,6 +123,7 @@ fn main() -> ExitCode {
     base.trace = args.trace;
     base.gst_max_ms = args.gst_max_ms;
     base.behavior = args.behavior;
+    base.forget_last_signed = args.forget_last_signed;
     if args.hold_certificates {
         base.hold_certificates_per_mille = 1000;
     }

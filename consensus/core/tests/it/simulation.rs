@@ -152,3 +152,28 @@ fn amnesia_attack_with_the_lock_is_safe() {
     }
     assert!(summary.failures.is_empty());
 }
+
+/// An engine that loses the last-signed record at restart makes honest
+/// validators sign conflicting votes: the simulator must see it.
+#[test]
+fn restarting_without_the_last_signed_record_is_caught_as_a_double_sign() {
+    let mut base = SimConfig::new(4, 1, 0);
+    base.forget_last_signed = true;
+    let double_sign = |o: &Outcome| o.violations.iter().any(|v| v.contains("double-sign"));
+    let summary = run_until(&base, 0, 2000, default_threads(), double_sign);
+    let found: Vec<u64> = summary
+        .failures
+        .iter()
+        .filter(|o| double_sign(o))
+        .map(|o| o.config.seed)
+        .collect();
+    eprintln!(
+        "forgotten record: double-sign in seeds {found:?} ({} seeds run)",
+        summary.seeds
+    );
+    assert!(
+        !found.is_empty(),
+        "the simulator missed a lost record in {} seeds",
+        summary.seeds
+    );
+}

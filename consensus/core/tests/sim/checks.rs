@@ -33,9 +33,14 @@ impl Checker {
         now_ms: u64,
     ) {
         if let Some(previous) = self.signed.insert((node, height, round, step), value) {
+            let what = if previous == value {
+                "the same vote again (the last-signed guard should forbid it)"
+            } else {
+                "conflicting votes: double-sign"
+            };
             self.violations.push(format!(
-                "t={now_ms}ms: honest node {node} signed {step:?} twice at height {height} round {round}: \
-                 {previous:?} then {value:?}"
+                "t={now_ms}ms: honest node {node} signed {what}: {step:?} at height {height} \
+                 round {round}: {previous:?} then {value:?}"
             ));
         }
     }

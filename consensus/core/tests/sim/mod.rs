@@ -36,6 +36,9 @@ pub(crate) struct SimConfig {
     /// commit certificate sent before GST until GST, as an asynchronous
     /// network may: nodes that did not decide then keep running rounds.
     pub(crate) hold_certificates_per_mille: u64,
+    /// Test-only: restart honest nodes without their last-signed record (a
+    /// deliberate bug in the engine model).
+    pub(crate) forget_last_signed: bool,
     /// Every byzantine validator behaves like this (default: drawn per seed).
     pub(crate) behavior: Option<byzantine::Behavior>,
 }
@@ -52,6 +55,7 @@ impl SimConfig {
             trace: false,
             gst_max_ms: 4000,
             hold_certificates_per_mille: 500,
+            forget_last_signed: false,
             behavior: None,
         }
     }
@@ -60,13 +64,18 @@ impl SimConfig {
     pub(crate) fn replay_command(&self) -> String {
         format!(
             "cargo run --release -p outrigger-consensus-core --bin outrigger-sim -- --seeds 1 --start-seed {} \
-             --validators {} --byzantine {} --heights {} --gst-max {}{}{}{}",
+             --validators {} --byzantine {} --heights {} --gst-max {}{}{}{}{}",
             self.seed,
             self.validators,
             self.byzantine,
             self.heights,
             self.gst_max_ms,
             if self.break_lock { " --break-lock" } else { "" },
+            if self.forget_last_signed {
+                " --forget-last-signed"
+            } else {
+                ""
+            },
             if self.hold_certificates_per_mille >= 1000 {
                 " --hold-certificates"
             } else {

@@ -594,7 +594,7 @@ impl World {
         let core = RoundState::new(
             self.core_config.clone(),
             Some(node.key.verifying_key()),
-            node.last_signed,
+            node.last_signed.filter(|_| !self.cfg.forget_last_signed),
         )
         .unwrap_or_else(|e| panic!("sim core config: {e}"));
         node.core = Some(core);
