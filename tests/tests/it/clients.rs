@@ -251,3 +251,96 @@ fn cast_sends_deploys_calls_and_reads_logs() {
         "true"
     );
 }
+
+#[test]
+fn forge_deploys_the_bridge_and_its_eip712_digest_matches_alloys() {
+    use outrigger_bridge::contracts::{withdrawal, withdrawal_digest, withdrawal_domain};
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&["--dev", "--block-time-ms", "0"], dir.path()).unwrap();
+    let contracts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts");
+    let forge = contracts.join("node_modules/@foundry-rs/forge-linux-amd64/bin/forge");
+    assert!(
+        forge.exists(),
+        "{} is missing: run ./scripts/contracts.sh (./scripts/test.sh does)",
+        forge.display()
+    );
+    // forge compiles with the pinned solc-js and deploys to the node.
+    let output = Command::new(&forge)
+        .current_dir(&contracts)
+        .args([
+            "create",
+            "src/L1Bridge.sol:L1Bridge",
+            "--broadcast",
+            "--json",
+        ])
+        .args(["--rpc-url", &format!("http://{}", node.rpc)])
+        .args(["--private-key", KEY0])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "forge create failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json_start = stdout.find('{').expect("forge's JSON");
+    let created: Value = serde_json::from_str(stdout[json_start..].trim()).unwrap();
+    let bridge: alloy_primitives::Address =
+        created["deployedTo"].as_str().unwrap().parse().unwrap();
+    let receipt: Value = serde_json::from_str(&cast(
+        &node,
+        &[
+            "receipt",
+            created["transactionHash"].as_str().unwrap(),
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(
+        receipt["contractAddress"].as_str().unwrap().to_lowercase(),
+        format!("{bridge:#x}")
+    );
+
+    // The domain is bound to this chain (1337) and this contract, and the
+    // digest the contract computes is the one alloy computes in Rust.
+    let separator = cast(
+        &node,
+        &["call", &bridge.to_string(), "domainSeparator()(bytes32)"],
+    );
+    assert_eq!(
+        separator,
+        withdrawal_domain(1337, bridge).separator().to_string()
+    );
+    let (token, from, to) = (
+        alloy_primitives::Address::repeat_byte(0x7e),
+        alloy_primitives::Address::repeat_byte(0xf0),
+        alloy_primitives::Address::repeat_byte(0x70),
+    );
+    // Not initialised yet: the remote chain id and bridge read as zero.
+    let expected = withdrawal_digest(
+        &withdrawal(
+            0,
+            alloy_primitives::Address::ZERO,
+            alloy_primitives::U256::from(5),
+            token,
+            false,
+            from,
+            to,
+            alloy_primitives::U256::from(1000),
+        ),
+        1337,
+        bridge,
+    );
+    let digest = cast(
+        &node,
+        &[
+            "call",
+            &bridge.to_string(),
+            "hashWithdrawal((uint256,address,bool,address,address,uint256))(bytes32)",
+            &format!("(5,{token},false,{from},{to},1000)"),
+        ],
+    );
+    assert_eq!(digest, expected.to_string());
+}
