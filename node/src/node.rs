@@ -42,6 +42,8 @@ pub struct NodeState {
     pub filters: crate::rpc::filters::Filters,
     /// Accounts the node signs for (`--dev` only).
     pub dev_signers: Vec<alloy_signer_local::PrivateKeySigner>,
+    /// The suggested priority fee and the head it was computed at.
+    pub tip_cache: Mutex<Option<(u64, u128)>>,
     /// Held while a block is built and committed, so that the sealer and
     /// `evm_mine` never build on the same head.
     pub seal_lock: Mutex<()>,
@@ -214,6 +216,7 @@ pub async fn launch(
         filters: Default::default(),
         dev_signers,
         seal_lock: Mutex::new(()),
+        tip_cache: Mutex::new(None),
         config: config.clone(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -19,7 +19,7 @@ use super::{
     convert::{StoredBlock, pending_transaction, raw_transaction},
     error::{RpcError, RpcResult},
     fees,
-    filters::{Changes, FilterKind, with_range},
+    filters::{Changes, FilterKind, own_range, with_range},
     logs,
 };
 use crate::node::NodeState;
@@ -608,38 +608,43 @@ impl EthRpcServer for EthApi {
         let max_blocks = self.state.config.rpc.max_logs_block_range;
         let changes = self.state.filters.poll(id, |kind| match kind {
             FilterKind::Logs { filter, next_block } => {
-                let from = (*next_block).max((head + 1).saturating_sub(max_blocks));
-                let logs = if from > head {
-                    Vec::new()
+                // New blocks since the last poll, within the filter's own
+                // range and the configured span.
+                let (own_from, own_to) = own_range(filter);
+                let from = (*next_block)
+                    .max((head + 1).saturating_sub(max_blocks))
+                    .max(own_from.unwrap_or(0));
+                let to = head.min(own_to.unwrap_or(head));
+                let logs = if from > to {
+                    Ok(Vec::new())
                 } else {
-                    let range = with_range(filter, from, head);
-                    logs::get_logs(&self.state, &range, head, |n| self.resolve_number(n))?
+                    let range = with_range(filter, from, to);
+                    logs::get_logs(&self.state, &range, head, |n| self.resolve_number(n))
                 };
                 let next = FilterKind::Logs {
                     filter: filter.clone(),
                     next_block: head + 1,
                 };
-                Ok((Changes::Logs(logs), next))
+                (logs.map(Changes::Logs), Some(next))
             }
             FilterKind::Blocks { next_block } => {
                 let from = (*next_block).max((head + 1).saturating_sub(max_blocks));
                 let hashes = (from..=head)
                     .map(|n| self.store().block_hash(n))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                Ok((
-                    Changes::Hashes(hashes),
-                    FilterKind::Blocks {
-                        next_block: head + 1,
-                    },
-                ))
+                    .collect::<Result<Vec<_>, _>>();
+                match hashes {
+                    Ok(hashes) => (
+                        Ok(Changes::Hashes(hashes.into_iter().flatten().collect())),
+                        Some(FilterKind::Blocks {
+                            next_block: head + 1,
+                        }),
+                    ),
+                    Err(error) => (Err(error.into()), None),
+                }
             }
-            FilterKind::PendingTransactions { hashes } => Ok((
-                Changes::Hashes(hashes.iter().copied().collect()),
-                kind.clone(),
-            )),
+            FilterKind::PendingTransactions { hashes } => {
+                (Ok(Changes::Hashes(hashes.iter().copied().collect())), None)
+            }
         })?;
         let json = match changes {
             Changes::Logs(logs) => serde_json::to_value(logs),

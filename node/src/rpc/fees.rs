@@ -22,6 +22,18 @@ const TIP_IGNORE_WEI: u128 = 2;
 /// or the configured default when those blocks are empty; never below the
 /// pool's minimum.
 pub(super) fn suggested_tip(state: &NodeState, head: &Header) -> RpcResult<u128> {
+    if let Some((number, tip)) = *state.tip_cache.lock()
+        && number == head.number
+    {
+        return Ok(tip);
+    }
+    let tip = compute_suggested_tip(state, head)?;
+    *state.tip_cache.lock() = Some((head.number, tip));
+    Ok(tip)
+}
+
+/// [`suggested_tip`] without the per-head cache.
+fn compute_suggested_tip(state: &NodeState, head: &Header) -> RpcResult<u128> {
     let store = state.chain.store();
     let mut samples = Vec::new();
     for number in head.number.saturating_sub(TIP_BLOCKS - 1)..=head.number {

@@ -115,12 +115,14 @@ impl Filters {
         }
     }
 
-    /// Takes the filter's state for a poll, marking it polled; `None` if no
-    /// such filter. `advance` computes the changes and the new state.
+    /// Takes the filter's state for a poll, marking it polled; an error if
+    /// no such filter. `advance` computes the changes and the new state
+    /// (`None`: keep the old one), which is stored even when the changes are
+    /// an error, so a filter whose range was too large moves on.
     pub fn poll(
         &self,
         id: U128,
-        advance: impl FnOnce(&FilterKind) -> RpcResult<(Changes, FilterKind)>,
+        advance: impl FnOnce(&FilterKind) -> (RpcResult<Changes>, Option<FilterKind>),
     ) -> RpcResult<Changes> {
         let kind = {
             let mut inner = self.inner.lock();
@@ -136,13 +138,13 @@ impl Filters {
             }
             kind
         };
-        let (changes, next) = advance(&kind)?;
-        if let Some(installed) = self.inner.lock().filters.get_mut(&id.to::<u128>())
-            && !matches!(next, FilterKind::PendingTransactions { .. })
+        let (changes, next) = advance(&kind);
+        if let Some(next) = next
+            && let Some(installed) = self.inner.lock().filters.get_mut(&id.to::<u128>())
         {
             installed.kind = next;
         }
-        Ok(changes)
+        changes
     }
 
     /// The criteria of a log filter.
@@ -168,6 +170,20 @@ impl FiltersInner {
         let now = Instant::now();
         self.filters
             .retain(|_, f| now.duration_since(f.last_poll) < FILTER_TIMEOUT);
+    }
+}
+
+/// The block numbers a filter's own range names (tags are open ends).
+pub fn own_range(filter: &Filter) -> (Option<u64>, Option<u64>) {
+    match filter.block_option {
+        FilterBlockOption::Range {
+            from_block,
+            to_block,
+        } => (
+            from_block.and_then(|b| b.as_number()),
+            to_block.and_then(|b| b.as_number()),
+        ),
+        FilterBlockOption::AtBlockHash(_) => (None, None),
     }
 }
 
@@ -199,10 +215,9 @@ mod tests {
         }
         let poll = |filters: &Filters| match filters
             .poll(id, |kind| match kind {
-                FilterKind::PendingTransactions { hashes } => Ok((
-                    Changes::Hashes(hashes.iter().copied().collect()),
-                    kind.clone(),
-                )),
+                FilterKind::PendingTransactions { hashes } => {
+                    (Ok(Changes::Hashes(hashes.iter().copied().collect())), None)
+                }
                 _ => unreachable!(),
             })
             .unwrap()
