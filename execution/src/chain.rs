@@ -51,6 +51,10 @@ pub enum BlockError {
     /// The store failed (not the block's fault).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Building failed inside the node (a state read or the EVM), not
+    /// because of any transaction.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// What the builder needs beyond the parent to make a block.
@@ -180,10 +184,16 @@ impl Chain {
         let built = self
             .executor
             .build(&self.store, &header, candidates)
-            .map_err(|e| BlockError::Invalid {
-                number: header.number,
-                hash: B256::ZERO,
-                reason: format!("building failed: {e}"),
+            .map_err(|e| match e {
+                // A failing read or an EVM fault is the node's, not the block's.
+                alloy_evm::block::BlockExecutionError::Internal(internal) => {
+                    BlockError::Internal(format!("building block #{}: {internal}", header.number))
+                }
+                validation => BlockError::Invalid {
+                    number: header.number,
+                    hash: B256::ZERO,
+                    reason: format!("building failed: {validation}"),
+                },
             })?;
         let (transactions, senders): (Vec<TxEnvelope>, Vec<Address>) = built
             .transactions

@@ -64,6 +64,10 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
                     error!(target: "sealer", %error, "the store failed; stopping block production");
                     return Err(error.into());
                 }
+                Err(BlockError::Internal(error)) => {
+                    error!(target: "sealer", %error, "building failed inside the node; stopping block production");
+                    return Err(eyre::eyre!(error));
+                }
                 Err(error) => {
                     error!(target: "sealer", %error, "building a block failed; retrying");
                     tokio::time::sleep(RETRY_DELAY).await;
