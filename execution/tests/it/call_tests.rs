@@ -2,39 +2,29 @@
 //! reverts with their data, geth's rules for fees and nonces, and gas
 //! estimates that are enough and at most 1.5% too much.
 
-use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
+use alloy_primitives::{Address, Bytes, TxKind, U256};
 use outrigger_execution::call::{CallError, CallOutcome, CallRequest};
 
-use crate::support::{TestChain, eip1559, genesis_json, key};
+use crate::support::{
+    TestChain, address_word, balance_slot, bytecode, calldata, eip1559, genesis_json, key, word,
+};
 
 const ETH: u128 = 1_000_000_000_000_000_000;
 const GAS_CAP: u64 = 50_000_000;
 
-fn bytecode(name: &str) -> Vec<u8> {
-    let json: serde_json::Value =
-        serde_json::from_str(include_str!("../data/TestToken.json")).expect("artifact JSON");
-    let hex: Bytes = json[name]["bytecode"].as_str().unwrap().parse().unwrap();
-    hex.to_vec()
-}
-
-fn selector(signature: &str) -> Vec<u8> {
-    keccak256(signature.as_bytes())[..4].to_vec()
-}
-
 fn transfer_data(to: Address, value: u64) -> Bytes {
-    let mut data = selector("transfer(address,uint256)");
-    data.extend_from_slice(&[0u8; 12]);
-    data.extend_from_slice(to.as_slice());
-    data.extend_from_slice(&U256::from(value).to_be_bytes::<32>());
-    data.into()
+    calldata(
+        "transfer(address,uint256)",
+        &[address_word(to), word(U256::from(value))],
+    )
 }
 
 /// A chain where key 1 deployed TestToken (supply 1000) and Ephemeral.
 fn setup() -> (TestChain, Address, Address) {
     let alice = key(1);
     let node = TestChain::new(&genesis_json(&[(alice.address(), U256::from(100 * ETH))]));
-    let mut deploy = bytecode("TestToken");
-    deploy.extend_from_slice(&U256::from(1000).to_be_bytes::<32>());
+    let mut deploy = bytecode("TestToken").to_vec();
+    deploy.extend_from_slice(&word(U256::from(1000)));
     node.build(vec![
         eip1559(
             &alice,
@@ -49,7 +39,7 @@ fn setup() -> (TestChain, Address, Address) {
             1,
             TxKind::Create,
             U256::ZERO,
-            bytecode("Ephemeral").into(),
+            bytecode("Ephemeral"),
             1_000_000,
         ),
     ]);
@@ -75,15 +65,13 @@ fn calls_return_revert_and_need_no_funds_without_a_fee() {
     let (node, token, ephemeral) = setup();
     let alice = key(1).address();
     // A view call from an account that does not exist: no fee, no funds needed.
-    let mut balance_of = selector("balanceOf(address)");
-    balance_of.extend_from_slice(&[0u8; 12]);
-    balance_of.extend_from_slice(alice.as_slice());
+    let balance_of = calldata("balanceOf(address)", &[address_word(alice)]);
     let outcome = call(
         &node,
         &CallRequest {
             from: Some(Address::repeat_byte(0x99)),
             to: Some(token),
-            input: balance_of.into(),
+            input: balance_of,
             ..Default::default()
         },
     )
@@ -98,7 +86,7 @@ fn calls_return_revert_and_need_no_funds_without_a_fee() {
         &node,
         &CallRequest {
             to: Some(ephemeral),
-            input: selector("fail()").into(),
+            input: calldata("fail()", &[]),
             ..Default::default()
         },
     )
@@ -124,17 +112,7 @@ fn calls_return_revert_and_need_no_funds_without_a_fee() {
     assert!(moved.is_success(), "{moved:?}");
     assert_eq!(
         node.store()
-            .storage(
-                token,
-                keccak256(
-                    [
-                        [0u8; 12].as_slice(),
-                        Address::repeat_byte(2).as_slice(),
-                        &[0u8; 32]
-                    ]
-                    .concat()
-                )
-            )
+            .storage(token, balance_slot(Address::repeat_byte(2)))
             .unwrap(),
         U256::ZERO
     );
@@ -147,7 +125,7 @@ fn calls_return_revert_and_need_no_funds_without_a_fee() {
         &CallRequest {
             from: Some(token),
             to: Some(ephemeral),
-            input: selector("stored()").into(),
+            input: calldata("stored()", &[]),
             ..Default::default()
         },
     )
@@ -158,7 +136,7 @@ fn calls_return_revert_and_need_no_funds_without_a_fee() {
         &node,
         &CallRequest {
             to: Some(ephemeral),
-            input: selector("stored()").into(),
+            input: calldata("stored()", &[]),
             gas: Some(head.gas_limit + 1),
             ..Default::default()
         },
@@ -243,7 +221,7 @@ fn estimates_are_enough_and_tight() {
         &CallRequest {
             from: Some(alice.address()),
             to: Some(ephemeral),
-            input: selector("fail()").into(),
+            input: calldata("fail()", &[]),
             ..Default::default()
         },
     )

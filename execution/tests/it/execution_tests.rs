@@ -6,42 +6,11 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use outrigger_execution::{BlockError, trie::node::to_nibbles};
 
-use crate::support::{TestChain, eip1559, genesis_json, key};
+use crate::support::{
+    TestChain, address_word, balance_slot, bytecode, calldata, eip1559, genesis_json, key, word,
+};
 
 const ETH: u64 = 1_000_000_000_000_000_000;
-
-fn bytecode(name: &str) -> Bytes {
-    let json: serde_json::Value =
-        serde_json::from_str(include_str!("../data/TestToken.json")).expect("artifact JSON");
-    json[name]["bytecode"]
-        .as_str()
-        .expect("bytecode")
-        .parse()
-        .expect("hex")
-}
-
-fn word(value: impl Into<U256>) -> [u8; 32] {
-    value.into().to_be_bytes()
-}
-
-fn address_word(address: Address) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out[12..].copy_from_slice(address.as_slice());
-    out
-}
-
-fn call(selector: &str, args: &[[u8; 32]]) -> Bytes {
-    let mut data = keccak256(selector.as_bytes())[..4].to_vec();
-    for arg in args {
-        data.extend_from_slice(arg);
-    }
-    data.into()
-}
-
-/// Slot of `balanceOf[holder]` (mapping at slot 0).
-fn balance_slot(holder: Address) -> B256 {
-    keccak256([address_word(holder), [0u8; 32]].concat())
-}
 
 #[test]
 fn transfers_contracts_revert_and_selfdestruct() {
@@ -122,7 +91,7 @@ fn transfers_contracts_revert_and_selfdestruct() {
             3,
             TxKind::Call(token),
             U256::ZERO,
-            call(
+            calldata(
                 "transfer(address,uint256)",
                 &[address_word(bob.address()), word(U256::from(250u64))],
             ),
@@ -133,7 +102,7 @@ fn transfers_contracts_revert_and_selfdestruct() {
             0,
             TxKind::Call(ephemeral),
             U256::ZERO,
-            call("fail()", &[]),
+            calldata("fail()", &[]),
             100_000,
         ),
         eip1559(
@@ -141,7 +110,7 @@ fn transfers_contracts_revert_and_selfdestruct() {
             1,
             TxKind::Call(ephemeral),
             U256::ZERO,
-            call("destroy(address)", &[address_word(bob.address())]),
+            calldata("destroy(address)", &[address_word(bob.address())]),
             100_000,
         ),
         eip1559(

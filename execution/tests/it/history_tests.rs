@@ -121,33 +121,24 @@ fn balances_nonces_and_storage_at_every_kept_block() {
         U256::from(5)
     );
     let header = store.header(6).unwrap().unwrap();
-    let bob_at_6 = node
-        .chain
-        .executor()
-        .call(
+    let send_at_6 = |value: u64| {
+        node.chain.executor().call(
             store,
             &header,
             &CallRequest {
                 from: Some(bob),
                 to: Some(Address::repeat_byte(0xcc)),
-                value: Some(U256::from((2..=6u64).sum::<u64>())),
+                value: Some(U256::from(value)),
                 ..Default::default()
             },
             50_000_000,
         )
-        .unwrap();
-    assert!(bob_at_6.is_success(), "bob can send what he had at #6");
-    let too_much = node.chain.executor().call(
-        store,
-        &header,
-        &CallRequest {
-            from: Some(bob),
-            to: Some(Address::repeat_byte(0xcc)),
-            value: Some(U256::from((2..=7u64).sum::<u64>())),
-            ..Default::default()
-        },
-        50_000_000,
+    };
+    assert!(
+        send_at_6((2..=6).sum()).unwrap().is_success(),
+        "bob can send what he had at #6"
     );
+    let too_much = send_at_6((2..=7).sum());
     assert!(
         too_much.is_err() || !too_much.unwrap().is_success(),
         "but not what he only had later"

@@ -4,7 +4,7 @@
 use std::{collections::VecDeque, sync::Arc};
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope, transaction::Recovered};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use outrigger_execution::{
@@ -19,6 +19,43 @@ pub(crate) const CHAIN_ID: u64 = 1337;
 /// A genesis with every fork at 0 and the given funded accounts.
 pub(crate) fn genesis_json(funded: &[(Address, U256)]) -> GenesisFile {
     dev_genesis(CHAIN_ID, 30_000_000, funded)
+}
+
+/// Bytecode of contract `name` in `tests/data/TestToken.json`.
+pub(crate) fn bytecode(name: &str) -> Bytes {
+    let json: serde_json::Value =
+        serde_json::from_str(include_str!("../data/TestToken.json")).expect("artifact JSON");
+    json[name]["bytecode"]
+        .as_str()
+        .expect("bytecode")
+        .parse()
+        .expect("hex")
+}
+
+/// An ABI word holding `value`.
+pub(crate) fn word(value: impl Into<U256>) -> [u8; 32] {
+    value.into().to_be_bytes()
+}
+
+/// An ABI word holding `address`.
+pub(crate) fn address_word(address: Address) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out[12..].copy_from_slice(address.as_slice());
+    out
+}
+
+/// Call data: the selector of `signature`, then the argument words.
+pub(crate) fn calldata(signature: &str, args: &[[u8; 32]]) -> Bytes {
+    let mut data = keccak256(signature.as_bytes())[..4].to_vec();
+    for arg in args {
+        data.extend_from_slice(arg);
+    }
+    data.into()
+}
+
+/// TestToken's storage slot of `balanceOf[holder]` (a mapping at slot 0).
+pub(crate) fn balance_slot(holder: Address) -> B256 {
+    keccak256([address_word(holder), [0u8; 32]].concat())
 }
 
 /// A chain in a temp dir, initialised from `genesis`.
