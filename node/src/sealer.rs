@@ -48,7 +48,7 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
         }
         // Instant sealing: a wake-up for a transaction that cannot go in
         // (nonce gap, fee below the base fee) seals nothing.
-        if ticker.is_none() && !has_executable(&state) {
+        if ticker.is_none() && !state.pool.lock().has_executable() {
             continue;
         }
         // Instant sealing keeps going while the pool has executable
@@ -57,8 +57,7 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
             let sealing = state.clone();
             let sealed = tokio::task::spawn_blocking(move || seal_block(&sealing)).await?;
             match sealed {
-                Ok(txs) if ticker.is_none() && txs > 0 && state.pool.lock().pending_count() > 0 => {
-                }
+                Ok(txs) if ticker.is_none() && txs > 0 && state.pool.lock().has_executable() => {}
                 Ok(_) => break,
                 Err(BlockError::Store(error)) => {
                     error!(target: "sealer", %error, "the store failed; stopping block production");
@@ -76,16 +75,6 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
             }
         }
     }
-}
-
-/// Whether the pool holds a transaction the next block could include.
-fn has_executable(state: &NodeState) -> bool {
-    let Ok(Some(head)) = state.chain.store().head() else {
-        return false;
-    };
-    let next = HeadParams::after(state.chain.spec(), &head);
-    let mut best = state.pool.lock().best_transactions(next.base_fee);
-    best.next_transaction().is_some()
 }
 
 /// Builds, commits and announces one block on the head; returns its

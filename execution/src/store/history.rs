@@ -75,13 +75,18 @@ impl Store {
     /// The oldest block whose state can be read: the head without history,
     /// `None` before genesis.
     pub fn oldest_state(&self) -> StoreResult<Option<u64>> {
-        let Some(head) = self.head_number()? else {
-            return Ok(None);
-        };
-        Ok(Some(match self.history_first()? {
+        match self.head_number()? {
+            Some(head) => Ok(Some(self.oldest_state_below(head)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The oldest block whose state can be read, given the head.
+    fn oldest_state_below(&self, head: u64) -> StoreResult<u64> {
+        Ok(match self.history_first()? {
             Some(first) => first.saturating_sub(1).min(head),
             None => head,
-        }))
+        })
     }
 
     /// The first block whose changeset is kept.
@@ -237,9 +242,9 @@ impl Store {
     }
 
     /// Fails unless the state at `number` is kept.
-    fn check_state_available(&self, number: u64) -> StoreResult<()> {
+    pub(super) fn check_state_available(&self, number: u64) -> StoreResult<()> {
         let head = self.head_number()?.unwrap_or_default();
-        let oldest = self.oldest_state()?.unwrap_or(head);
+        let oldest = self.oldest_state_below(head)?;
         if number > head || number < oldest {
             return Err(StoreError::StateUnavailable {
                 number,
@@ -251,8 +256,10 @@ impl Store {
     }
 
     /// The account at `address` in the state after block `number`.
+    ///
+    /// Availability is checked once, after reading: a value read while the
+    /// block was outside the window (or became so) is never returned.
     pub fn account_at(&self, address: Address, number: u64) -> StoreResult<Option<TrieAccount>> {
-        self.check_state_available(number)?;
         let flat = self.account(address)?;
         let value = match self.first_change_after(ACCOUNT_INDEX, address.as_slice(), number)? {
             None => flat,
@@ -270,14 +277,13 @@ impl Store {
                 }
             }
         };
-        // Pruning may have overtaken a slow read.
         self.check_state_available(number)?;
         Ok(value)
     }
 
-    /// The value of `slot` in `address`'s storage after block `number`.
+    /// The value of `slot` in `address`'s storage after block `number`,
+    /// checked as [`Store::account_at`] is.
     pub fn storage_at(&self, address: Address, slot: B256, number: u64) -> StoreResult<U256> {
-        self.check_state_available(number)?;
         let flat = self.storage(address, slot)?;
         let value =
             match self.first_change_after(STORAGE_INDEX, &storage_key(&address, &slot), number)? {

@@ -310,18 +310,10 @@ impl Store {
     /// kept, the reader stays on `number` even if blocks are committed while
     /// it reads.
     pub fn state_at(&self, number: u64) -> StoreResult<StateReader<'_>> {
-        let head = self.head_number()?.unwrap_or_default();
-        if number == head && self.history_blocks == 0 {
+        if self.history_blocks == 0 && self.head_number()? == Some(number) {
             return Ok(self.state());
         }
-        let oldest = self.oldest_state()?.unwrap_or(head);
-        if number > head || number < oldest {
-            return Err(StoreError::StateUnavailable {
-                number,
-                oldest,
-                head,
-            });
-        }
+        self.check_state_available(number)?;
         Ok(StateReader::new(self, Some(number)))
     }
 

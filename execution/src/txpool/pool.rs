@@ -408,6 +408,18 @@ impl Pool {
         Ok(outcome)
     }
 
+    /// Whether the next block could include a pending transaction: some
+    /// sender's next one pays the head's next base fee (the rule
+    /// [`BestTransactions`] applies), checked without building it.
+    pub fn has_executable(&self) -> bool {
+        let base_fee = self.params.head.base_fee;
+        self.senders.values().any(|txs| {
+            txs.pending()
+                .next()
+                .is_some_and(|tx| tx.effective_tip(base_fee).is_some())
+        })
+    }
+
     /// Pending transactions for a block at `base_fee`, best first; see
     /// [`BestTransactions`].
     pub fn best_transactions(&self, base_fee: u64) -> BestTransactions {

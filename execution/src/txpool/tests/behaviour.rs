@@ -213,6 +213,25 @@ fn best_transactions_skip_a_sender_whose_next_tx_cannot_pay_the_base_fee() {
 }
 
 #[test]
+fn has_executable_agrees_with_best_transactions() {
+    let alice = key(1);
+    let state = MemState::default();
+    let mut pool = pool();
+    assert!(!pool.has_executable(), "an empty pool");
+    pool.add(eip1559(&alice, 0, 2, 1), &state).expect("fits");
+    pool.add(eip1559(&alice, 1, 50, 20), &state).expect("fits");
+    for base_fee in [BASE_FEE, 3 * BASE_FEE] {
+        pool.set_head(HeadParams { base_fee, ..head() });
+        assert_eq!(
+            pool.has_executable(),
+            !best_hashes(&pool, base_fee).is_empty(),
+            "at base fee {base_fee}"
+        );
+    }
+    assert!(!pool.has_executable(), "nonce 0 cannot pay 3 gwei");
+}
+
+#[test]
 fn mark_invalid_skips_the_rest_of_a_sender() {
     let (alice, bob) = (key(1), key(2));
     let state = MemState::default();
