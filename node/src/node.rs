@@ -51,12 +51,22 @@ pub struct NodeState {
     pub config: NodeConfig,
 }
 
+/// A sealed block as subscriptions announce it.
+#[derive(Debug)]
+pub struct SealedHead {
+    /// Its number.
+    pub number: u64,
+    /// Its header in RPC form (`newHeads`).
+    pub header: alloy_rpc_types_eth::Header,
+}
+
 /// What subscriptions are fed from. Bounded: a subscriber that falls this
 /// far behind skips ahead.
 #[derive(Debug)]
 pub struct Events {
-    /// Numbers of newly sealed blocks.
-    pub blocks: broadcast::Sender<u64>,
+    /// Newly sealed blocks: the number and the RPC header, made once for
+    /// every subscriber.
+    pub blocks: broadcast::Sender<Arc<SealedHead>>,
     /// Hashes of transactions that entered the pool.
     pub pending_transactions: broadcast::Sender<B256>,
 }

@@ -16,7 +16,7 @@ use outrigger_execution::{
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::node::NodeState;
+use crate::node::{NodeState, SealedHead};
 
 /// Extra data in every sealed block.
 const EXTRA_DATA: &[u8] = b"outrigger";
@@ -130,7 +130,10 @@ pub fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
         state.metrics.txpool_queued.set(pool.queued_count() as i64);
     }
     // No subscriber is not an error.
-    let _ = state.events.blocks.send(header.number);
+    let _ = state.events.blocks.send(Arc::new(SealedHead {
+        number: header.number,
+        header: crate::rpc::rpc_header(&executed.block, executed.hash),
+    }));
     let metrics = &state.metrics;
     metrics
         .height

@@ -58,14 +58,8 @@ impl StoredBlock {
         } else {
             BlockTransactions::Hashes(txs.iter().map(|tx| *tx.tx_hash()).collect())
         };
-        let size = alloy_rlp::Encodable::length(&self.block);
         Block {
-            header: Header {
-                hash: self.hash,
-                inner: self.block.header.clone(),
-                total_difficulty: Some(self.block.header.difficulty),
-                size: Some(U256::from(size)),
-            },
+            header: rpc_header(&self.block, self.hash),
             uncles: Vec::new(),
             transactions,
             withdrawals: self.block.body.withdrawals.clone(),
@@ -120,6 +114,16 @@ impl StoredBlock {
             });
         }
         out
+    }
+}
+
+/// The RPC form of a block's header, as blocks and `newHeads` carry it.
+pub(crate) fn rpc_header(block: &ChainBlock, hash: B256) -> Header {
+    Header {
+        hash,
+        inner: block.header.clone(),
+        total_difficulty: Some(block.header.difficulty),
+        size: Some(U256::from(alloy_rlp::Encodable::length(block))),
     }
 }
 

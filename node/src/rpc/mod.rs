@@ -4,6 +4,7 @@
 //! that times every call.
 
 mod convert;
+pub(crate) use convert::rpc_header;
 pub mod dev;
 pub mod error;
 mod eth;

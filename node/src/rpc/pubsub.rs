@@ -15,12 +15,8 @@ use jsonrpsee::{
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{
-    convert::{StoredBlock, pending_transaction},
-    error::RpcError,
-    logs,
-};
-use crate::node::NodeState;
+use super::{convert::pending_transaction, error::RpcError, logs};
+use crate::node::{NodeState, SealedHead};
 
 /// The `eth_subscribe` method.
 #[rpc(server)]
@@ -60,9 +56,8 @@ impl EthPubSubServer for PubSub {
             "newHeads" => {
                 let blocks = state.events.blocks.subscribe();
                 let sink = pending.accept().await?;
-                tokio::spawn(forward(sink, blocks, move |number| {
-                    let block = StoredBlock::read(state.chain.store(), number).ok()??;
-                    Some(vec![block.rpc_block(false).header])
+                tokio::spawn(forward(sink, blocks, |head: Arc<SealedHead>| {
+                    Some(vec![head.header.clone()])
                 }));
             }
             "logs" => {
@@ -84,13 +79,14 @@ impl EthPubSubServer for PubSub {
                 }
                 let blocks = state.events.blocks.subscribe();
                 let sink = pending.accept().await?;
-                tokio::spawn(forward(sink, blocks, move |number| match logs::block_logs(
-                    &state, &filter, number,
-                ) {
-                    Ok(logs) => Some(logs),
-                    Err(error) => {
-                        tracing::warn!(target: "rpc", %error, number, "logs for a subscription");
-                        None
+                tokio::spawn(forward(sink, blocks, move |head: Arc<SealedHead>| {
+                    let number = head.number;
+                    match logs::block_logs(&state, &filter, number) {
+                        Ok(logs) => Some(logs),
+                        Err(error) => {
+                            tracing::warn!(target: "rpc", %error, number, "logs for a subscription");
+                            None
+                        }
                     }
                 }));
             }
