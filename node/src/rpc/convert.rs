@@ -69,51 +69,75 @@ impl StoredBlock {
     /// The RPC receipts of the block's transactions, given its stored
     /// receipts.
     pub(super) fn rpc_receipts(&self, receipts: &[ReceiptEnvelope]) -> Vec<TransactionReceipt> {
-        let header = &self.block.header;
-        let mut log_index = 0u64;
-        let mut previous_cumulative = 0u64;
-        let mut out = Vec::with_capacity(receipts.len());
-        for (index, (receipt, tx)) in receipts
+        (0..receipts.len().min(self.block.body.transactions.len()))
+            .scan(0u64, |first_log, index| {
+                let receipt = self.rpc_receipt(receipts, index, *first_log);
+                *first_log += receipts[index].logs().len() as u64;
+                Some(receipt)
+            })
+            .collect()
+    }
+
+    /// The RPC receipt of transaction `index` alone: its logs' block-wide
+    /// indices counted from the earlier receipts' log counts.
+    pub(super) fn rpc_receipt_at(
+        &self,
+        receipts: &[ReceiptEnvelope],
+        index: usize,
+    ) -> Option<TransactionReceipt> {
+        if index >= receipts.len().min(self.block.body.transactions.len()) {
+            return None;
+        }
+        let first_log = receipts[..index]
             .iter()
-            .zip(&self.block.body.transactions)
-            .enumerate()
-        {
-            let from = self.senders.get(index).copied().unwrap_or_default();
-            let tx_hash = *tx.tx_hash();
-            let cumulative = receipt.cumulative_gas_used();
-            let gas_used = cumulative - previous_cumulative;
-            previous_cumulative = cumulative;
-            let inner = receipt.clone().map_logs(|log| {
-                let rpc = Log {
-                    inner: log,
-                    block_hash: Some(self.hash),
-                    block_number: Some(header.number),
-                    block_timestamp: Some(header.timestamp),
-                    transaction_hash: Some(tx_hash),
-                    transaction_index: Some(index as u64),
-                    log_index: Some(log_index),
-                    removed: false,
-                };
-                log_index += 1;
-                rpc
-            });
-            let contract_address = tx.kind().is_create().then(|| from.create(tx.nonce()));
-            out.push(TransactionReceipt {
-                inner,
-                transaction_hash: tx_hash,
-                transaction_index: Some(index as u64),
+            .map(|r| r.logs().len() as u64)
+            .sum();
+        Some(self.rpc_receipt(receipts, index, first_log))
+    }
+
+    /// Receipt `index` (which must exist), its first log numbered `first_log`.
+    fn rpc_receipt(
+        &self,
+        receipts: &[ReceiptEnvelope],
+        index: usize,
+        first_log: u64,
+    ) -> TransactionReceipt {
+        let header = &self.block.header;
+        let (receipt, tx) = (&receipts[index], &self.block.body.transactions[index]);
+        let from = self.senders.get(index).copied().unwrap_or_default();
+        let tx_hash = *tx.tx_hash();
+        let previous_cumulative = index
+            .checked_sub(1)
+            .map_or(0, |i| receipts[i].cumulative_gas_used());
+        let mut log_index = first_log;
+        let inner = receipt.clone().map_logs(|log| {
+            let rpc = Log {
+                inner: log,
                 block_hash: Some(self.hash),
                 block_number: Some(header.number),
-                gas_used,
-                effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
-                blob_gas_used: None,
-                blob_gas_price: None,
-                from,
-                to: tx.to(),
-                contract_address,
-            });
+                block_timestamp: Some(header.timestamp),
+                transaction_hash: Some(tx_hash),
+                transaction_index: Some(index as u64),
+                log_index: Some(log_index),
+                removed: false,
+            };
+            log_index += 1;
+            rpc
+        });
+        TransactionReceipt {
+            inner,
+            transaction_hash: tx_hash,
+            transaction_index: Some(index as u64),
+            block_hash: Some(self.hash),
+            block_number: Some(header.number),
+            gas_used: receipt.cumulative_gas_used() - previous_cumulative,
+            effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
+            blob_gas_used: None,
+            blob_gas_price: None,
+            from,
+            to: tx.to(),
+            contract_address: tx.kind().is_create().then(|| from.create(tx.nonce())),
         }
-        out
     }
 }
 

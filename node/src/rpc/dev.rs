@@ -10,7 +10,7 @@ use alloy_consensus::{
     transaction::Recovered,
 };
 use alloy_eips::Encodable2718 as _;
-use alloy_primitives::{Address, B256, Bytes, U64};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64};
 use alloy_rpc_types_eth::{Transaction, TransactionRequest};
 use alloy_signer::SignerSync as _;
 use alloy_signer_local::PrivateKeySigner;
@@ -134,6 +134,8 @@ impl DevApi {
             .head()?
             .ok_or_else(|| RpcError::Internal("no head block".into()))?;
         request.chain_id = Some(state.chain.spec().chain_id);
+        // No `to` is a contract creation, as wallets send it.
+        request.to.get_or_insert(TxKind::Create);
         if request.nonce.is_none() {
             let account = store.account(from)?.map(|a| a.nonce).unwrap_or_default();
             let pooled = state.pool.lock().pending_nonce(from).unwrap_or_default();

@@ -498,7 +498,7 @@ impl EthRpcServer for EthApi {
             .store()
             .receipts(block.block.header.number)?
             .unwrap_or_default();
-        Ok(block.rpc_receipts(&receipts).into_iter().nth(index))
+        Ok(block.rpc_receipt_at(&receipts, index))
     }
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {

@@ -352,6 +352,40 @@ fn dev_accounts_sign_and_send_txpool_shows_them_and_evm_mine_seals() {
         json!({"pending": "0x0", "queued": "0x0"})
     );
 
+    // Two deployments that each log a Transfer, in one block: a receipt read
+    // alone numbers its logs block-wide, as the block's receipts do.
+    let artifact: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../execution/tests/data/TestToken.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let deploy = format!(
+        "{}{:064x}",
+        artifact["TestToken"]["bytecode"].as_str().unwrap(),
+        1000
+    );
+    let hashes: Vec<Value> = (0..2)
+        .map(|_| {
+            rpc(
+                node.rpc,
+                "eth_sendTransaction",
+                json!([{"from": accounts[0], "data": deploy}]),
+            )
+            .unwrap()
+        })
+        .collect();
+    rpc(node.rpc, "evm_mine", json!([])).unwrap();
+    let block_receipts = rpc(node.rpc, "eth_getBlockReceipts", json!(["latest"])).unwrap();
+    assert_eq!(block_receipts.as_array().unwrap().len(), 2);
+    for (index, hash) in hashes.iter().enumerate() {
+        let receipt = rpc(node.rpc, "eth_getTransactionReceipt", json!([hash])).unwrap();
+        assert_eq!(receipt, block_receipts[index]);
+        assert_eq!(receipt["logs"][0]["logIndex"], format!("{index:#x}"));
+    }
+
     // personal_sign and eth_sign: EIP-191 signatures that recover to the account.
     let message = b"hello outrigger";
     let data = format!("0x{}", alloy_primitives::hex::encode(message));
