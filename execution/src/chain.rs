@@ -152,7 +152,17 @@ impl Chain {
 
     /// Writes an executed block as the new head.
     pub fn commit(&self, executed: &ExecutedBlock) -> Result<(), BlockError> {
-        self.store.commit_block(executed).map_err(|e| match e {
+        self.commit_sealed(executed, None)
+    }
+
+    /// Writes an executed block as the new head together with the consensus
+    /// `seal` (commit certificate) that finalized it.
+    pub fn commit_sealed(
+        &self,
+        executed: &ExecutedBlock,
+        seal: Option<&[u8]>,
+    ) -> Result<(), BlockError> {
+        self.store.commit_sealed_block(executed, seal).map_err(|e| match e {
             StoreError::NotOnHead { number, hash, .. } => BlockError::NotOnHead {
                 number,
                 hash,

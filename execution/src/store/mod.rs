@@ -340,6 +340,16 @@ impl Store {
     /// The block must extend the current head (or be block 0 of an empty
     /// store).
     pub fn commit_block(&self, executed: &ExecutedBlock) -> StoreResult<()> {
+        self.commit_sealed_block(executed, None)
+    }
+
+    /// [`Store::commit_block`] with the consensus `seal` that finalized the
+    /// block (its commit certificate), stored in the same atomic batch.
+    pub fn commit_sealed_block(
+        &self,
+        executed: &ExecutedBlock,
+        seal: Option<&[u8]>,
+    ) -> StoreResult<()> {
         let _guard = self.commit_lock.lock();
         let header = &executed.block.header;
         let head = self.head_number()?;
@@ -359,6 +369,9 @@ impl Store {
         let mut batch = WriteBatch::default();
         self.put_history(&mut batch, header.number, &executed.state)?;
         self.put_block(&mut batch, executed);
+        if let Some(seal) = seal {
+            batch.put_cf(self.cf(SEALS), number_key(header.number), seal);
+        }
         self.put_state(&mut batch, &executed.state);
         let mut options = WriteOptions::default();
         options.set_sync(self.sync_writes);
@@ -448,6 +461,12 @@ impl Store {
                 );
             }
         }
+    }
+
+    /// The consensus seal (commit certificate) stored with block `number`,
+    /// if it was committed with one.
+    pub fn seal(&self, number: u64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(SEALS), number_key(number))?)
     }
 
     /// The state root of the head, from its header (the empty root before

@@ -19,6 +19,7 @@ pub(crate) const COLUMN_FAMILIES: &[&str] = &[
     ACCOUNT_TRIE,
     STORAGE_TRIE,
     HISTORY,
+    SEALS,
 ];
 
 /// Singletons such as the head block number.
@@ -47,6 +48,10 @@ pub(crate) const CODE: &str = "code";
 pub(crate) const ACCOUNT_TRIE: &str = "account_trie";
 /// keccak(address) ++ path in its storage trie → node RLP.
 pub(crate) const STORAGE_TRIE: &str = "storage_trie";
+
+/// Block number → the consensus proof that finalized it (a commit
+/// certificate, opaque to the store), written in the block's batch.
+pub(crate) const SEALS: &str = "seals";
 
 /// State history, one column family for four kinds of record told apart by
 /// their first byte (fewer column families open faster):
