@@ -2,4 +2,8 @@
 //! write-ahead log and the validator signer, gossips over libp2p and syncs
 //! blocks from peers.
 //!
-//! Not built yet: see the networked validators issue.
+//! - [`network`]: libp2p gossip and block-sync request-response, with size
+//!   limits, peer scoring and bans.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod network;
