@@ -4,8 +4,10 @@
 //!
 //! - [`codec`]: wire formats of votes, proposals, certificates, synced blocks.
 //! - [`wal`]: the fsynced last-signed record and our messages of the height.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+//! - [`network`]: libp2p gossip and block-sync request-response, with size
+//!   limits, peer scoring and bans.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod codec;
+pub mod network;
 pub mod wal;
