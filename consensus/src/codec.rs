@@ -303,7 +303,9 @@ fn open_envelope<'a>(what: &'static str, bytes: &'a [u8]) -> Result<Reader<'a>, 
     let mut r = Reader::new(what, bytes);
     let version = r.u8()?;
     if version != WIRE_VERSION {
-        return Err(r.invalid(format!("wire version {version}, this node speaks {WIRE_VERSION}")));
+        return Err(r.invalid(format!(
+            "wire version {version}, this node speaks {WIRE_VERSION}"
+        )));
     }
     r.u64()?;
     Ok(r)
@@ -482,7 +484,10 @@ mod tests {
             ..message
         };
         let err = decode_proposal(&encode_proposal(&other, 1)).unwrap_err();
-        assert!(err.to_string().contains("is not the proposed value"), "{err}");
+        assert!(
+            err.to_string().contains("is not the proposed value"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -499,7 +504,10 @@ mod tests {
         };
         let stored = encode_certificate(&certificate);
         assert_eq!(decode_certificate(&stored), Ok(certificate.clone()));
-        assert_eq!(decode_decision(&encode_decision(&certificate, 9)), Ok(certificate.clone()));
+        assert_eq!(
+            decode_decision(&encode_decision(&certificate, 9)),
+            Ok(certificate.clone())
+        );
         let synced = decode_synced_block(&encode_synced_block(&stored, &block)).unwrap();
         assert_eq!(synced.block, block);
         assert_eq!(synced.certificate, certificate);
@@ -513,10 +521,16 @@ mod tests {
         // A certificate claiming the maximum of signers but carrying none.
         let mut bytes = vec![0u8; 44];
         bytes.extend_from_slice(&u16::MAX.to_be_bytes());
-        assert!(matches!(decode_certificate(&bytes), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(
+            decode_certificate(&bytes),
+            Err(DecodeError::Invalid { .. })
+        ));
         let mut bytes = vec![0u8; 44];
         bytes.extend_from_slice(&1000u16.to_be_bytes());
-        assert!(matches!(decode_certificate(&bytes), Err(DecodeError::Short { .. })));
+        assert!(matches!(
+            decode_certificate(&bytes),
+            Err(DecodeError::Short { .. })
+        ));
         // Every prefix of a valid vote and a wrong version.
         let vote = encode_vote(
             &Vote {
@@ -534,10 +548,18 @@ mod tests {
         }
         let mut wrong = vote.clone();
         wrong[0] = 2;
-        assert!(decode_vote(&wrong).unwrap_err().to_string().contains("version"));
+        assert!(
+            decode_vote(&wrong)
+                .unwrap_err()
+                .to_string()
+                .contains("version")
+        );
         let mut long = vote;
         long.push(0);
-        assert!(matches!(decode_vote(&long), Err(DecodeError::Trailing { .. })));
+        assert!(matches!(
+            decode_vote(&long),
+            Err(DecodeError::Trailing { .. })
+        ));
         assert!(decode_proposal(&[1; 200]).is_err());
     }
 }

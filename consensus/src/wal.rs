@@ -259,13 +259,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path()).unwrap();
         assert_eq!(wal.record(), &WalRecord::default());
-        wal.append(signed(5, 0, SignStep::Prevote), vec![1, 2]).unwrap();
-        wal.append(signed(5, 0, SignStep::Precommit), vec![3]).unwrap();
+        wal.append(signed(5, 0, SignStep::Prevote), vec![1, 2])
+            .unwrap();
+        wal.append(signed(5, 0, SignStep::Precommit), vec![3])
+            .unwrap();
         let reopened = Wal::open(dir.path()).unwrap();
-        assert_eq!(reopened.record().last_signed, Some(signed(5, 0, SignStep::Precommit)));
+        assert_eq!(
+            reopened.record().last_signed,
+            Some(signed(5, 0, SignStep::Precommit))
+        );
         assert_eq!(reopened.record().messages, vec![vec![1, 2], vec![3]]);
 
-        wal.append(signed(6, 1, SignStep::Propose), vec![4]).unwrap();
+        wal.append(signed(6, 1, SignStep::Propose), vec![4])
+            .unwrap();
         let reopened = Wal::open(dir.path()).unwrap();
         assert_eq!(reopened.record().messages, vec![vec![4]]);
     }
@@ -275,8 +281,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path()).unwrap();
         for round in 0..(MESSAGES_MAX as u32 + 10) {
-            wal.append(signed(1, round, SignStep::Prevote), round.to_be_bytes().to_vec())
-                .unwrap();
+            wal.append(
+                signed(1, round, SignStep::Prevote),
+                round.to_be_bytes().to_vec(),
+            )
+            .unwrap();
         }
         let record = Wal::open(dir.path()).unwrap().record().clone();
         assert_eq!(record.messages.len(), MESSAGES_MAX);
@@ -287,14 +296,18 @@ mod tests {
     fn a_damaged_file_refuses_to_open() {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path()).unwrap();
-        wal.append(signed(2, 0, SignStep::Prevote), vec![7; 10]).unwrap();
+        wal.append(signed(2, 0, SignStep::Prevote), vec![7; 10])
+            .unwrap();
         let path = dir.path().join(WAL_FILE);
         let mut bytes = fs::read(&path).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         fs::write(&path, &bytes).unwrap();
         let err = Wal::open(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("checksum") && err.contains("double-sign"), "{err}");
+        assert!(
+            err.contains("checksum") && err.contains("double-sign"),
+            "{err}"
+        );
         fs::write(&path, &bytes[..20]).unwrap();
         assert!(Wal::open(dir.path()).is_err());
     }

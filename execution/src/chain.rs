@@ -162,14 +162,16 @@ impl Chain {
         executed: &ExecutedBlock,
         seal: Option<&[u8]>,
     ) -> Result<(), BlockError> {
-        self.store.commit_sealed_block(executed, seal).map_err(|e| match e {
-            StoreError::NotOnHead { number, hash, .. } => BlockError::NotOnHead {
-                number,
-                hash,
-                parent: executed.block.header.parent_hash,
-            },
-            other => BlockError::Store(other),
-        })
+        self.store
+            .commit_sealed_block(executed, seal)
+            .map_err(|e| match e {
+                StoreError::NotOnHead { number, hash, .. } => BlockError::NotOnHead {
+                    number,
+                    hash,
+                    parent: executed.block.header.parent_hash,
+                },
+                other => BlockError::Store(other),
+            })
     }
 
     /// Checks, executes and commits `block`; returns its hash.

@@ -24,6 +24,15 @@ pub enum Command {
     Node(NodeArgs),
     /// Prepare a data dir: write the genesis and block 0.
     Init(InitArgs),
+    /// Make a genesis for a validator chain.
+    Genesis {
+        /// What to make.
+        #[command(subcommand)]
+        command: GenesisCommand,
+    },
+    /// Start a local validator chain: N validator processes on 127.0.0.1,
+    /// described in DATA_DIR/devnet.json. Ctrl-C stops them all.
+    Devnet(DevnetArgs),
     /// Manage the validator's ed25519 signing key.
     Keys {
         /// What to do with the key.
@@ -96,6 +105,42 @@ pub struct InitArgs {
     /// The data directory to prepare.
     #[arg(long, value_name = "DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+}
+
+/// `outrigger genesis` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GenesisCommand {
+    /// Write OUT/genesis.json with N validators (power 1 each) and the ten
+    /// test accounts funded, and each validator's keys in OUT/node{i}/.
+    New {
+        /// Number of validators.
+        #[arg(long, value_name = "N")]
+        validators: usize,
+        /// The folder to write.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The chain id.
+        #[arg(long, value_name = "ID", default_value_t = crate::dev::DEV_CHAIN_ID)]
+        chain_id: u64,
+    },
+}
+
+/// Flags of `outrigger devnet`.
+#[derive(Debug, Args)]
+pub struct DevnetArgs {
+    /// Number of validators.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub validators: usize,
+    /// Where the genesis, node folders and devnet.json go; reused (the
+    /// chain continues) when it already holds a devnet.
+    #[arg(long, value_name = "DIR", default_value = "./devnet")]
+    pub data_dir: PathBuf,
+    /// RPC of node i on BASE+i, p2p on BASE+100+i, metrics on BASE+200+i.
+    #[arg(long, value_name = "PORT", default_value_t = 8545)]
+    pub base_port: u16,
+    /// Milliseconds between blocks.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub block_time_ms: u64,
 }
 
 /// `outrigger keys` subcommands.

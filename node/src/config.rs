@@ -28,6 +28,10 @@ pub struct NodeConfig {
     pub storage: StorageConfig,
     /// Logs.
     pub log: LogConfig,
+    /// Consensus (chains whose genesis lists validators).
+    pub consensus: ConsensusConfig,
+    /// Peer-to-peer networking (chains whose genesis lists validators).
+    pub p2p: P2pConfig,
 }
 
 impl Default for NodeConfig {
@@ -40,6 +44,8 @@ impl Default for NodeConfig {
             txpool: TxPoolConfig::default(),
             storage: StorageConfig::default(),
             log: LogConfig::default(),
+            consensus: ConsensusConfig::default(),
+            p2p: P2pConfig::default(),
         }
     }
 }
@@ -216,6 +222,90 @@ impl Default for StorageConfig {
     }
 }
 
+/// Consensus, for chains whose genesis lists validators (a genesis without
+/// validators is a single-node development chain, sealed by `block`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsensusConfig {
+    /// `validator` signs with `validator_key_file` (whose key must be in the
+    /// genesis set); `full` follows the chain and serves RPC without
+    /// signing. Default `validator`.
+    pub role: Role,
+    /// The validator key, relative to `data_dir` unless absolute. Default
+    /// `validator.key`.
+    pub validator_key_file: PathBuf,
+    /// `timeoutPropose` of round 0, ms. Default 3000.
+    pub timeout_propose_ms: u64,
+    /// `timeoutPrevote` and `timeoutPrecommit` of round 0, ms. Default 1000.
+    pub timeout_vote_ms: u64,
+    /// What each round adds to the timeouts, ms. Default 500.
+    pub timeout_per_round_ms: u64,
+    /// The cap of the propose timeout, ms (the vote timeouts are capped at
+    /// half of it). Default 6000.
+    pub timeout_max_ms: u64,
+    /// A height with no progress for this long re-publishes this
+    /// validator's messages, ms. Default 2000.
+    pub rebroadcast_after_ms: u64,
+    /// How often peers are asked for their head, ms. Default 1000.
+    pub sync_interval_ms: u64,
+    /// Blocks fetched per block-sync request. Default 64.
+    pub sync_batch_blocks: u32,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> Self {
+        Self {
+            role: Role::Validator,
+            validator_key_file: PathBuf::from(crate::keys::VALIDATOR_KEY_FILE),
+            timeout_propose_ms: 3000,
+            timeout_vote_ms: 1000,
+            timeout_per_round_ms: 500,
+            timeout_max_ms: 6000,
+            rebroadcast_after_ms: 2000,
+            sync_interval_ms: 1000,
+            sync_batch_blocks: 64,
+        }
+    }
+}
+
+/// What a node of a validator chain does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Signs proposals and votes.
+    Validator,
+    /// Follows and serves; signs nothing.
+    Full,
+}
+
+/// Peer-to-peer networking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct P2pConfig {
+    /// Listen addresses (multiaddrs). Default `["/ip4/0.0.0.0/tcp/30333"]`.
+    pub listen: Vec<String>,
+    /// Peers to dial and keep dialling, `/ip4/A/tcp/P/p2p/PEER_ID`.
+    /// Default none.
+    pub bootnodes: Vec<String>,
+    /// The p2p identity key (ed25519, separate from the validator key),
+    /// relative to `data_dir` unless absolute; created if missing. Default
+    /// `p2p.key`.
+    pub key_file: PathBuf,
+    /// Most connected peers. Default 50.
+    pub max_peers: usize,
+}
+
+impl Default for P2pConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec!["/ip4/0.0.0.0/tcp/30333".into()],
+            bootnodes: Vec::new(),
+            key_file: PathBuf::from(crate::keys::P2P_KEY_FILE),
+            max_peers: 50,
+        }
+    }
+}
+
 /// Log output.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -340,6 +430,28 @@ impl NodeConfig {
         }
         if self.txpool.max_pending == 0 || self.txpool.max_per_sender == 0 {
             return fail("txpool.max_pending", "pool limits must be at least 1");
+        }
+        let c = &self.consensus;
+        if c.timeout_propose_ms == 0 || c.timeout_vote_ms == 0 {
+            return fail(
+                "consensus.timeout_propose_ms",
+                "timeouts must be at least 1 ms",
+            );
+        }
+        if c.timeout_max_ms < c.timeout_propose_ms || c.timeout_max_ms / 2 < c.timeout_vote_ms {
+            return fail(
+                "consensus.timeout_max_ms",
+                "must be at least timeout_propose_ms and twice timeout_vote_ms",
+            );
+        }
+        if c.sync_batch_blocks == 0 || c.sync_interval_ms == 0 || c.rebroadcast_after_ms == 0 {
+            return fail(
+                "consensus.sync_batch_blocks",
+                "sync settings must be at least 1",
+            );
+        }
+        if self.p2p.max_peers == 0 {
+            return fail("p2p.max_peers", "must be at least 1");
         }
         if self.metrics.enabled && self.metrics.addr == self.rpc.addr {
             return fail("metrics.addr", "must differ from rpc.addr");

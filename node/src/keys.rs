@@ -8,6 +8,8 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 
 /// File name of the validator key inside a data dir.
 pub const VALIDATOR_KEY_FILE: &str = "validator.key";
+/// File name of the p2p identity key in a data dir (same format, separate key).
+pub const P2P_KEY_FILE: &str = "p2p.key";
 
 /// Why a key file could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,12 @@ impl ValidatorKey {
     /// A new key from the operating system's randomness.
     pub fn generate() -> Self {
         Self(SigningKey::generate(&mut rand::rng()))
+    }
+
+    /// The signing key itself (for the consensus engine, or to derive the
+    /// p2p identity from a p2p key file of the same format).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.0
     }
 
     /// The public key.

@@ -4,20 +4,26 @@
 //! - [`cli`]: the commands and flags.
 //! - [`config`]: every setting with its default; file, environment, flags.
 //! - [`node`]: [`node::launch`] wires a node and returns its handle.
-//! - [`sealer`]: block production for a single-validator chain.
+//! - [`sealer`]: block production for a single-node development chain.
+//! - [`validator`]: a validator chain's p2p network and consensus engine;
+//!   [`consensus_app`] is the chain as the engine sees it.
 //! - [`rpc`]: the Ethereum JSON-RPC server.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`keys`]: the validator key file.
 //! - [`dev`]: the development chain and its test accounts.
+//! - [`devnet`]: `genesis new` and `devnet`: a validator chain on loopback.
 
 pub mod cli;
 pub mod config;
+pub mod consensus_app;
 pub mod dev;
+pub mod devnet;
 pub mod keys;
 pub mod metrics;
 pub mod node;
 pub mod rpc;
 pub mod sealer;
+pub mod validator;
 
 /// `outrigger/v<version>/<os>-<arch>`, as `web3_clientVersion` reports it.
 pub fn client_version() -> String {

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use eyre::Context as _;
 use outrigger_node::{
-    cli::{Cli, Command, KeysCommand, NodeArgs},
+    cli::{Cli, Command, DevnetArgs, GenesisCommand, KeysCommand, NodeArgs},
     config::{LogFormat, NodeConfig},
-    dev,
+    dev, devnet,
     keys::ValidatorKey,
     node,
 };
@@ -39,6 +39,27 @@ fn run(cli: Cli) -> eyre::Result<()> {
             );
             Ok(())
         }
+        Command::Genesis {
+            command:
+                GenesisCommand::New {
+                    validators,
+                    out,
+                    chain_id,
+                },
+        } => {
+            let made = devnet::new_genesis(&out, validators, chain_id)?;
+            println!("wrote {}", out.join(node::GENESIS_FILE).display());
+            for (i, v) in made.iter().enumerate() {
+                println!(
+                    "validator {i}: {} public key {} peer id {}",
+                    v.dir.display(),
+                    v.public_key,
+                    v.peer_id
+                );
+            }
+            Ok(())
+        }
+        Command::Devnet(args) => run_devnet(args),
         Command::Keys { command } => match command {
             KeysCommand::Generate(args) => {
                 let path = args.path();
@@ -102,6 +123,50 @@ fn run_node(args: NodeArgs) -> eyre::Result<()> {
         handle.shutdown().await;
         outcome
     })
+}
+
+fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
+    let options = devnet::DevnetOptions {
+        validators: args.validators,
+        data_dir: args.data_dir,
+        base_port: args.base_port,
+        block_time_ms: args.block_time_ms,
+    };
+    let mut net = devnet::Devnet::start(&options)?;
+    println!(
+        "devnet: {} validators, chain id {}, RPC on http://127.0.0.1:{}..{}, logs in {}/node*/node.log",
+        options.validators,
+        dev::DEV_CHAIN_ID,
+        options.base_port,
+        usize::from(options.base_port) + options.validators - 1,
+        options.data_dir.display()
+    );
+    println!(
+        "accounts and endpoints: {}",
+        options.data_dir.join("devnet.json").display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(async {
+        let mut poll = tokio::time::interval(std::time::Duration::from_millis(500));
+        tokio::select! {
+            signal = shutdown_signal() => {
+                println!("{signal}: stopping the devnet");
+                Ok(())
+            }
+            exited = async {
+                loop {
+                    poll.tick().await;
+                    if let Some(exited) = net.exited() {
+                        return exited;
+                    }
+                }
+            } => Err(eyre::eyre!("validator {} exited ({}); see its node.log", exited.0, exited.1)),
+        }
+    });
+    net.stop(std::time::Duration::from_secs(10));
+    outcome
 }
 
 async fn shutdown_signal() -> &'static str {

@@ -35,6 +35,12 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// The registry, for components that register their own metrics
+    /// (consensus, p2p).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Registers every metric in a new registry.
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();

@@ -49,6 +49,9 @@ pub struct NodeState {
     pub seal_lock: Mutex<()>,
     /// The configuration the node started with.
     pub config: NodeConfig,
+    /// Where `eth_sendRawTransaction` queues transactions for gossip (on a
+    /// validator chain).
+    pub tx_gossip: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
 }
 
 /// A sealed block as subscriptions announce it.
@@ -91,8 +94,17 @@ pub struct NodeHandle {
     pub state: Arc<NodeState>,
     shutdown: watch::Sender<bool>,
     rpc: jsonrpsee::server::ServerHandle,
-    sealer: JoinHandle<eyre::Result<()>>,
+    producer: Producer,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// What makes the node's blocks.
+#[derive(Debug)]
+enum Producer {
+    /// A development chain: the single-node sealer.
+    Sealer(JoinHandle<eyre::Result<()>>),
+    /// A validator chain: consensus over the network.
+    Consensus(crate::validator::Consensus),
 }
 
 impl NodeHandle {
@@ -102,8 +114,13 @@ impl NodeHandle {
         let _ = self.shutdown.send(true);
         let _ = self.rpc.stop();
         self.rpc.stopped().await;
-        if !self.sealer.is_finished() {
-            let _ = self.sealer.await;
+        match self.producer {
+            Producer::Sealer(sealer) => {
+                if !sealer.is_finished() {
+                    let _ = sealer.await;
+                }
+            }
+            Producer::Consensus(consensus) => consensus.shutdown().await,
         }
         for task in self.tasks {
             let _ = task.await;
@@ -114,10 +131,21 @@ impl NodeHandle {
     /// Resolves when block production stops by itself, which only a fatal
     /// error (a failing disk) does; returns that error.
     pub async fn failed(&mut self) -> eyre::Report {
-        match (&mut self.sealer).await {
-            Ok(Ok(())) => eyre::eyre!("block production stopped"),
-            Ok(Err(error)) => error,
-            Err(error) => eyre::eyre!("block production panicked: {error}"),
+        match &mut self.producer {
+            Producer::Sealer(sealer) => match sealer.await {
+                Ok(Ok(())) => eyre::eyre!("block production stopped"),
+                Ok(Err(error)) => error,
+                Err(error) => eyre::eyre!("block production panicked: {error}"),
+            },
+            Producer::Consensus(consensus) => consensus.engine.failed().await.into(),
+        }
+    }
+
+    /// The p2p network, on a validator chain.
+    pub fn network(&self) -> Option<&outrigger_consensus::network::NetworkHandle> {
+        match &self.producer {
+            Producer::Consensus(consensus) => Some(&consensus.network),
+            Producer::Sealer(_) => None,
         }
     }
 }
@@ -171,12 +199,9 @@ pub async fn launch(
     }
     let genesis = GenesisFile::load(&genesis_path)
         .wrap_err_with(|| format!("reading {}", genesis_path.display()))?;
-    if genesis.outrigger.validators.len() > 1 {
-        bail!(
-            "genesis lists {} validators; this version runs single-validator chains only",
-            genesis.outrigger.validators.len()
-        );
-    }
+    // A genesis with validators is a consensus chain; without, a
+    // single-node development chain.
+    let networked = !genesis.outrigger.validators.is_empty();
     let spec = Arc::new(genesis.chain_spec());
     let store_config = StoreConfig {
         sync_writes: config.storage.sync_writes,
@@ -217,6 +242,12 @@ pub async fn launch(
         data_dir = %data_dir.display(),
         "opened chain"
     );
+    let (tx_gossip, tx_gossip_rx) = if networked {
+        let (sender, receiver) = tokio::sync::mpsc::channel(crate::validator::TX_GOSSIP_QUEUE);
+        (Some(sender), Some(receiver))
+    } else {
+        (None, None)
+    };
     let state = Arc::new(NodeState {
         chain,
         pool: Mutex::new(pool),
@@ -228,6 +259,7 @@ pub async fn launch(
         seal_lock: Mutex::new(()),
         tip_cache: Mutex::new(None),
         config: config.clone(),
+        tx_gossip,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -236,7 +268,7 @@ pub async fn launch(
         let addr = listener.local_addr()?;
         tasks.push(tokio::spawn(crate::metrics::serve(
             listener,
-            metrics,
+            metrics.clone(),
             shutdown_rx.clone(),
         )));
         info!(target: "node", %addr, "metrics at http://{addr}/metrics");
@@ -246,14 +278,27 @@ pub async fn launch(
     };
     let (rpc, rpc_addr) = rpc::start(state.clone()).await?;
     info!(target: "node", addr = %rpc_addr, "JSON-RPC (HTTP and WebSocket) on {rpc_addr}");
-    let sealer = tokio::spawn(sealer::run(state.clone(), shutdown_rx));
+    let producer = match tx_gossip_rx {
+        Some(tx_gossip) => Producer::Consensus(
+            crate::validator::start(
+                &config,
+                &genesis,
+                genesis_hash,
+                state.clone(),
+                metrics.registry(),
+                tx_gossip,
+            )
+            .await?,
+        ),
+        None => Producer::Sealer(tokio::spawn(sealer::run(state.clone(), shutdown_rx))),
+    };
     Ok(NodeHandle {
         rpc_addr,
         metrics_addr,
         state,
         shutdown,
         rpc,
-        sealer,
+        producer,
         tasks,
     })
 }

@@ -11,7 +11,8 @@ use std::{
 use alloy_consensus::{TxEnvelope, transaction::Recovered};
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use outrigger_execution::{
-    BlockAttributes, BlockError, executor::TransactionSource, txpool::HeadParams,
+    BlockAttributes, BlockError, ExecutedBlock, Header, executor::TransactionSource,
+    txpool::HeadParams,
 };
 use tokio::sync::watch;
 use tracing::{error, info};
@@ -81,6 +82,15 @@ pub async fn run(state: Arc<NodeState>, mut shutdown: watch::Receiver<bool>) -> 
 /// transaction count.
 pub fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
     let _sealing = state.seal_lock.lock();
+    let (executed, parent) = build_on_head(state)?;
+    state.chain.commit(&executed)?;
+    announce(state, &executed, parent.timestamp);
+    Ok(executed.block.body.transactions.len())
+}
+
+/// Builds the next block on the head from the pool's best transactions,
+/// executed and ready to commit; returns it with its parent header.
+pub fn build_on_head(state: &NodeState) -> Result<(ExecutedBlock, Header), BlockError> {
     let chain = &state.chain;
     let store = chain.store();
     let parent = store.head()?.ok_or_else(|| {
@@ -94,19 +104,29 @@ pub fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
         inner: state.pool.lock().best_transactions(next.base_fee),
         left: state.config.block.max_transactions,
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let parent_hash = parent.hash_slow();
     let attributes = BlockAttributes {
-        timestamp: now.max(parent.timestamp + 1),
+        timestamp: unix_now().max(parent.timestamp + 1),
         beneficiary: state.config.block.fee_recipient,
         gas_limit: parent.gas_limit,
         extra_data: Bytes::from_static(EXTRA_DATA),
         prev_randao: keccak256(parent_hash),
     };
     let executed = chain.build(&attributes, &mut candidates)?;
-    chain.commit(&executed)?;
+    Ok((executed, parent))
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// After a block is committed: the pool drops what it included, and
+/// subscribers, metrics and the log hear of it.
+pub fn announce(state: &NodeState, executed: &ExecutedBlock, parent_timestamp: u64) {
+    let chain = &state.chain;
     let header = &executed.block.header;
     let included: Vec<B256> = executed
         .block
@@ -117,9 +137,11 @@ pub fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
         .collect();
     {
         let mut pool = state.pool.lock();
-        if let Err(error) =
-            pool.on_new_block(HeadParams::after(chain.spec(), header), &included, &**store)
-        {
+        if let Err(error) = pool.on_new_block(
+            HeadParams::after(chain.spec(), header),
+            &included,
+            &**chain.store(),
+        ) {
             // The pool stays as it was; the next block retries the cleanup.
             error!(target: "sealer", %error, "updating the pool for the new head");
         }
@@ -140,7 +162,7 @@ pub fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
         .set(i64::try_from(header.number).unwrap_or(i64::MAX));
     metrics
         .block_interval
-        .observe(header.timestamp.saturating_sub(parent.timestamp) as f64);
+        .observe(header.timestamp.saturating_sub(parent_timestamp) as f64);
     metrics.block_transactions.observe(included.len() as f64);
     metrics.block_gas_used.observe(header.gas_used as f64);
     info!(
@@ -152,7 +174,6 @@ pub fn seal_block(state: &NodeState) -> Result<usize, BlockError> {
         base_fee = header.base_fee_per_gas.unwrap_or_default(),
         "sealed block"
     );
-    Ok(included.len())
 }
 
 /// Offers at most `left` transactions from `inner`.

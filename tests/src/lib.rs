@@ -3,6 +3,7 @@
 //! helper processes and the tests share.
 
 pub mod node_process;
+pub mod testnet;
 
 use std::sync::Arc;
 

@@ -17,8 +17,12 @@ use serde_json::{Value, json};
 /// How long a node may take to answer its first RPC call.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The `outrigger` binary built beside this test binary.
+/// The `outrigger` binary built beside this test binary, or the one
+/// `OUTRIGGER_BIN` names.
 pub fn outrigger_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("OUTRIGGER_BIN") {
+        return PathBuf::from(path);
+    }
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/outrigger
     let dir = exe

@@ -298,6 +298,22 @@ pub(super) fn submit_raw(state: &NodeState, bytes: &[u8]) -> RpcResult<B256> {
     let rules = state.pool.lock().validation_rules();
     // Decoding and sender recovery, the costly part, outside the lock.
     let (tx, _) = validate_stateless(bytes, &rules)?;
+    let hash = pool_validated(state, tx)?;
+    if let Some(gossip) = &state.tx_gossip
+        && gossip.try_send(bytes.to_vec()).is_err()
+    {
+        // The pool has it; peers get it from the proposer's block at worst.
+        tracing::debug!(target: "rpc", %hash, "transaction gossip queue full");
+    }
+    Ok(hash)
+}
+
+/// Adds a transaction that passed the stateless checks to the pool and
+/// tells the sealer, filters and subscribers.
+pub(crate) fn pool_validated(
+    state: &NodeState,
+    tx: alloy_consensus::transaction::Recovered<alloy_consensus::TxEnvelope>,
+) -> RpcResult<B256> {
     let hash = {
         let mut pool = state.pool.lock();
         let hash = pool.add(tx, state.chain.store().as_ref())?;

@@ -5,6 +5,7 @@
 
 mod convert;
 pub(crate) use convert::rpc_header;
+pub(crate) use eth::pool_validated;
 pub mod dev;
 pub mod error;
 mod eth;

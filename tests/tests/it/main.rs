@@ -4,3 +4,4 @@ mod cli;
 mod clients;
 mod crash;
 mod node_rpc;
+mod validators;

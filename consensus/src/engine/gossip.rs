@@ -1,0 +1,271 @@
+//! Gossip in: decode, check against the validator set of the message's
+//! height, answer the network's validation, feed the core. And the results
+//! of work done off the engine task.
+
+use outrigger_consensus_core::{Height, Input, ValidatorSet};
+use tracing::{debug, error, warn};
+
+use super::{Engine, EngineError, Internal, vote_label};
+use crate::{
+    app::{AppError, TransactionVerdict},
+    codec,
+    network::{GossipId, NetworkEvent, PeerId, Topic, Verdict},
+};
+
+/// Where a message's height is relative to ours.
+enum Relevance {
+    /// The current height: checked against its set.
+    Current,
+    /// The next height: checked against the next set, buffered by the core.
+    Next(ValidatorSet),
+    /// Anything else: not ours to judge.
+    Elsewhere,
+}
+
+impl Engine {
+    pub(super) async fn on_network(&mut self, event: NetworkEvent) -> Result<(), EngineError> {
+        match event {
+            NetworkEvent::Gossip {
+                topic,
+                id,
+                source,
+                data,
+            } => self.on_gossip(topic, id, source, &data).await,
+            NetworkEvent::SyncRequest {
+                peer,
+                request,
+                respond,
+            } => {
+                self.serve_sync(peer, request, respond);
+                Ok(())
+            }
+            NetworkEvent::PeerConnected(peer) => {
+                debug!(target: "consensus", %peer, "peer connected");
+                Ok(())
+            }
+            NetworkEvent::PeerDisconnected(peer) => {
+                debug!(target: "consensus", %peer, "peer disconnected");
+                Ok(())
+            }
+        }
+    }
+
+    fn relevance(&self, height: Height) -> Relevance {
+        let current = self.core.height();
+        if height == current {
+            Relevance::Current
+        } else if Some(height) == current.next() {
+            Relevance::Next(self.validators.for_next_height())
+        } else {
+            Relevance::Elsewhere
+        }
+    }
+
+    fn reject(
+        &self,
+        id: GossipId,
+        source: PeerId,
+        kind: &'static str,
+        why: &dyn std::fmt::Display,
+    ) {
+        debug!(target: "consensus", %source, kind, %why, "rejected gossip");
+        self.metrics
+            .messages_rejected
+            .with_label_values(&[kind])
+            .inc();
+        self.network.validated(id, Verdict::Reject);
+    }
+
+    async fn on_gossip(
+        &mut self,
+        topic: Topic,
+        id: GossipId,
+        source: PeerId,
+        data: &[u8],
+    ) -> Result<(), EngineError> {
+        let chain_id = self.config.core.chain_id;
+        match topic {
+            Topic::Votes => {
+                let vote = match codec::decode_vote(data) {
+                    Ok(vote) => vote,
+                    Err(e) => {
+                        self.reject(id, source, "vote", &e);
+                        return Ok(());
+                    }
+                };
+                let checked = match self.relevance(vote.vote.height) {
+                    Relevance::Current => vote.verify(chain_id, &self.validators),
+                    Relevance::Next(set) => vote.verify(chain_id, &set),
+                    Relevance::Elsewhere => {
+                        self.network.validated(id, Verdict::Ignore);
+                        return Ok(());
+                    }
+                };
+                if let Err(e) = checked {
+                    self.reject(id, source, "vote", &e);
+                    return Ok(());
+                }
+                self.network.validated(id, Verdict::Accept);
+                self.metrics
+                    .messages_received
+                    .with_label_values(&[vote_label(vote.vote.kind)])
+                    .inc();
+                self.feed(Input::Vote(vote)).await
+            }
+            Topic::Proposals => {
+                let message = match codec::decode_proposal(data) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        self.reject(id, source, "proposal", &e);
+                        return Ok(());
+                    }
+                };
+                let p = &message.proposal.proposal;
+                let set = match self.relevance(p.height) {
+                    Relevance::Current => self.validators.clone(),
+                    Relevance::Next(set) => set,
+                    Relevance::Elsewhere => {
+                        self.network.validated(id, Verdict::Ignore);
+                        return Ok(());
+                    }
+                };
+                if let Err(e) = message.proposal.verify(chain_id, &set) {
+                    self.reject(id, source, "proposal", &e);
+                    return Ok(());
+                }
+                if set.proposer(p.round) != p.proposer {
+                    self.reject(id, source, "proposal", &"not the round's proposer");
+                    return Ok(());
+                }
+                self.network.validated(id, Verdict::Accept);
+                self.metrics
+                    .messages_received
+                    .with_label_values(&["proposal"])
+                    .inc();
+                let (height, value) = (p.height, p.value);
+                if !self.blocks.contains_key(&value) {
+                    if self.blocks.len() >= self.config.proposal_blocks_max {
+                        warn!(target: "consensus", %height, "too many proposed blocks held; dropping");
+                        return Ok(());
+                    }
+                    if height == self.core.height() && self.awaiting_block.remove(&value) {
+                        self.spawn_validation(height, value, message.block.clone());
+                    }
+                    self.blocks.insert(value, (height, message.block));
+                }
+                // A next-height proposal is buffered by the core; its block
+                // waits here for that height.
+                self.feed(Input::Proposal(message.proposal)).await
+            }
+            Topic::Decisions => {
+                let certificate = match codec::decode_decision(data) {
+                    Ok(certificate) => certificate,
+                    Err(e) => {
+                        self.reject(id, source, "decision", &e);
+                        return Ok(());
+                    }
+                };
+                if certificate.height != self.core.height() {
+                    self.network.validated(id, Verdict::Ignore);
+                    return Ok(());
+                }
+                if let Err(e) = certificate.verify(chain_id, certificate.height, &self.validators) {
+                    self.reject(id, source, "decision", &e);
+                    return Ok(());
+                }
+                self.network.validated(id, Verdict::Accept);
+                self.metrics
+                    .messages_received
+                    .with_label_values(&["decision"])
+                    .inc();
+                self.feed(Input::Commit(certificate)).await
+            }
+            Topic::Transactions => {
+                let app = self.app.clone();
+                let network = self.network.clone();
+                let data = data.to_vec();
+                // Decoding and recovering the sender is CPU work: off the task.
+                tokio::task::spawn_blocking(move || {
+                    let verdict = match app.on_transaction(&data) {
+                        TransactionVerdict::Accepted => Verdict::Accept,
+                        TransactionVerdict::Ignored => Verdict::Ignore,
+                        TransactionVerdict::Rejected => Verdict::Reject,
+                    };
+                    network.validated(id, verdict);
+                });
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn on_internal(&mut self, message: Internal) -> Result<(), EngineError> {
+        match message {
+            Internal::Timeout(timeout) => {
+                if timeout.height == self.core.height() && timeout.round == self.core.round() {
+                    let kind = match timeout.kind {
+                        outrigger_consensus_core::TimeoutKind::Propose => "propose",
+                        outrigger_consensus_core::TimeoutKind::Prevote => "prevote",
+                        outrigger_consensus_core::TimeoutKind::Precommit => "precommit",
+                    };
+                    self.metrics.timeouts.with_label_values(&[kind]).inc();
+                }
+                self.feed(Input::Timeout(timeout)).await
+            }
+            Internal::Proposed {
+                height,
+                round,
+                result,
+            } => match result {
+                Ok(block) => {
+                    if height != self.core.height() {
+                        return Ok(());
+                    }
+                    let value = outrigger_consensus_core::BlockHash(block.header.hash_slow().0);
+                    self.blocks.insert(value, (height, *block));
+                    self.feed(Input::ProposalValue {
+                        height,
+                        round,
+                        value,
+                    })
+                    .await
+                }
+                Err(AppError::Fatal(e)) => Err(EngineError::App(e)),
+                Err(e) => {
+                    // The head moved (sync) or building failed for a reason
+                    // of the moment: the round's timeout moves on.
+                    warn!(target: "consensus", %height, %round, error = %e, "could not build a block");
+                    Ok(())
+                }
+            },
+            Internal::Validated {
+                height,
+                value,
+                result,
+            } => match result {
+                Ok(valid) => {
+                    if !valid {
+                        warn!(target: "consensus", %height, %value, "proposed block is invalid");
+                    }
+                    self.feed(Input::ValueValidated {
+                        height,
+                        value,
+                        valid,
+                    })
+                    .await
+                }
+                Err(AppError::Fatal(e)) => Err(EngineError::App(e)),
+                Err(e) => {
+                    debug!(target: "consensus", %height, %value, error = %e, "validation skipped");
+                    Ok(())
+                }
+            },
+            Internal::Statuses(statuses) => self.on_statuses(statuses),
+            Internal::Fetched { peer, blocks } => self.on_fetched(peer, blocks).await,
+            Internal::SyncDone => {
+                self.syncing = false;
+                Ok(())
+            }
+        }
+        .inspect_err(|e| error!(target: "consensus", error = %e, "consensus engine failed"))
+    }
+}

@@ -1,0 +1,208 @@
+//! The chain as the consensus engine sees it ([`Application`]): blocks are
+//! built from the pool, proposals executed once and kept by hash so that
+//! committing a decided block is only the write, synced blocks imported,
+//! stored blocks served to peers, gossiped transactions pooled.
+
+use std::{collections::HashMap, sync::Arc};
+
+use alloy_primitives::B256;
+use outrigger_consensus::{AppError, Application, TransactionVerdict, codec};
+use outrigger_execution::{Block, BlockError, ExecutedBlock, txpool::validate_stateless};
+use parking_lot::Mutex;
+use tracing::{debug, warn};
+
+use crate::{node::NodeState, sealer};
+
+/// Executed blocks kept for commit: the proposals of one height (at most
+/// two per round are valid; this bounds what an attack can pin).
+const EXECUTED_MAX: usize = 32;
+/// How far past the wall clock a proposal's timestamp may be, beyond what
+/// the one-second-per-block rule forces.
+const TIMESTAMP_DRIFT_MAX_S: u64 = 15;
+
+/// [`Application`] over the node's chain and pool.
+#[derive(Debug)]
+pub struct ChainApp {
+    state: Arc<NodeState>,
+    genesis_hash: [u8; 32],
+    executed: Mutex<HashMap<B256, ExecutedBlock>>,
+}
+
+impl ChainApp {
+    /// The application of the node `state`, whose block 0 is `genesis_hash`.
+    pub fn new(state: Arc<NodeState>, genesis_hash: B256) -> Self {
+        Self {
+            state,
+            genesis_hash: genesis_hash.0,
+            executed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keep(&self, executed: ExecutedBlock) {
+        let mut kept = self.executed.lock();
+        let number = executed.block.header.number;
+        // Blocks of other heights are stale once a new one is executed.
+        kept.retain(|_, e| e.block.header.number == number);
+        if kept.len() >= EXECUTED_MAX {
+            return;
+        }
+        kept.insert(executed.hash, executed);
+    }
+
+    fn commit_executed(&self, executed: &ExecutedBlock, seal: &[u8]) -> Result<(), AppError> {
+        let parent_timestamp = self
+            .state
+            .chain
+            .store()
+            .header(executed.block.header.number.saturating_sub(1))
+            .map_err(|e| AppError::Fatal(e.to_string()))?
+            .map_or(0, |h| h.timestamp);
+        self.state
+            .chain
+            .commit_sealed(executed, Some(seal))
+            .map_err(app_error)?;
+        self.executed.lock().clear();
+        sealer::announce(&self.state, executed, parent_timestamp);
+        Ok(())
+    }
+}
+
+fn app_error(error: BlockError) -> AppError {
+    match error {
+        BlockError::Invalid { .. } => AppError::Invalid(error.to_string()),
+        BlockError::NotOnHead { number, .. } => AppError::NotOnHead {
+            number,
+            head: number.saturating_sub(1),
+        },
+        BlockError::Store(_) | BlockError::Internal(_) => AppError::Fatal(error.to_string()),
+    }
+}
+
+impl Application for ChainApp {
+    fn head(&self) -> Result<(u64, [u8; 32]), AppError> {
+        let head = self
+            .state
+            .chain
+            .store()
+            .head()
+            .map_err(|e| AppError::Fatal(e.to_string()))?
+            .ok_or_else(|| AppError::Fatal("the database has no head block".into()))?;
+        Ok((head.number, head.hash_slow().0))
+    }
+
+    fn genesis_hash(&self) -> [u8; 32] {
+        self.genesis_hash
+    }
+
+    fn propose(&self, height: u64) -> Result<Block, AppError> {
+        let (executed, parent) = sealer::build_on_head(&self.state).map_err(app_error)?;
+        if parent.number + 1 != height {
+            return Err(AppError::NotOnHead {
+                number: height,
+                head: parent.number,
+            });
+        }
+        let block = executed.block.clone();
+        self.keep(executed);
+        Ok(block)
+    }
+
+    fn validate(&self, block: &Block) -> Result<bool, AppError> {
+        let hash = block.header.hash_slow();
+        if self.executed.lock().contains_key(&hash) {
+            return Ok(true);
+        }
+        let parent_timestamp = self
+            .state
+            .chain
+            .store()
+            .head()
+            .map_err(|e| AppError::Fatal(e.to_string()))?
+            .map_or(0, |h| h.timestamp);
+        let latest_allowed = sealer::unix_now().max(parent_timestamp + 1) + TIMESTAMP_DRIFT_MAX_S;
+        if block.header.timestamp > latest_allowed {
+            warn!(
+                target: "consensus",
+                number = block.header.number,
+                timestamp = block.header.timestamp,
+                latest_allowed,
+                "proposal's timestamp is too far in the future"
+            );
+            return Ok(false);
+        }
+        match self.state.chain.execute(block.clone()) {
+            Ok(executed) => {
+                self.keep(executed);
+                Ok(true)
+            }
+            Err(error @ BlockError::Invalid { .. }) => {
+                warn!(target: "consensus", %error, "invalid proposal");
+                Ok(false)
+            }
+            Err(error) => Err(app_error(error)),
+        }
+    }
+
+    fn commit(&self, hash: [u8; 32], seal: &[u8]) -> Result<(), AppError> {
+        let executed = self.executed.lock().get(&B256::from(hash)).cloned();
+        let Some(executed) = executed else {
+            return Err(AppError::Fatal(format!(
+                "decided block {} was never executed here",
+                B256::from(hash)
+            )));
+        };
+        self.commit_executed(&executed, seal)
+    }
+
+    fn import(&self, block: Block, seal: &[u8]) -> Result<(), AppError> {
+        let hash = block.header.hash_slow();
+        let cached = self.executed.lock().get(&hash).cloned();
+        let executed = match cached {
+            Some(executed) => executed,
+            None => self.state.chain.execute(block).map_err(app_error)?,
+        };
+        self.commit_executed(&executed, seal)
+    }
+
+    fn synced_blocks(
+        &self,
+        from: u64,
+        count: u32,
+        bytes_max: usize,
+    ) -> Result<Vec<Vec<u8>>, AppError> {
+        let store = self.state.chain.store();
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for number in from..from.saturating_add(u64::from(count)) {
+            let fatal = |e: outrigger_execution::StoreError| AppError::Fatal(e.to_string());
+            let (Some(block), Some(seal)) = (
+                store.block(number).map_err(fatal)?,
+                store.seal(number).map_err(fatal)?,
+            ) else {
+                break;
+            };
+            let encoded = codec::encode_synced_block(&seal, &block);
+            if !out.is_empty() && bytes + encoded.len() > bytes_max {
+                break;
+            }
+            bytes += encoded.len();
+            out.push(encoded);
+        }
+        Ok(out)
+    }
+
+    fn on_transaction(&self, bytes: &[u8]) -> TransactionVerdict {
+        let rules = self.state.pool.lock().validation_rules();
+        let tx = match validate_stateless(bytes, &rules) {
+            Ok((tx, _)) => tx,
+            Err(error) => {
+                debug!(target: "txpool", %error, "rejected a gossiped transaction");
+                return TransactionVerdict::Rejected;
+            }
+        };
+        match crate::rpc::pool_validated(&self.state, tx) {
+            Ok(_) => TransactionVerdict::Accepted,
+            Err(_) => TransactionVerdict::Ignored,
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The node of a validator chain: the p2p network, the consensus engine
+//! over the chain ([`ChainApp`]), and the relay of locally submitted
+//! transactions to the `txs` gossip topic.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use alloy_primitives::B256;
+use eyre::{Context as _, bail};
+use outrigger_consensus::{
+    EngineConfig, EngineHandle, EngineMetrics, SyncConfig,
+    network::{self, NetworkConfig, NetworkHandle, Topic},
+};
+use outrigger_consensus_core::{
+    ChainId, Config as CoreConfig, TimeoutConfig, TimeoutSchedule, Validator, ValidatorSet,
+    VerifyingKey,
+};
+use outrigger_execution::genesis::GenesisFile;
+use tokio::{sync::mpsc, task::JoinHandle};
+use tracing::{info, warn};
+
+use crate::{
+    config::{NodeConfig, Role},
+    consensus_app::ChainApp,
+    keys::ValidatorKey,
+    node::NodeState,
+};
+
+/// Transactions submitted here waiting to be gossiped.
+pub const TX_GOSSIP_QUEUE: usize = 4096;
+
+/// The running consensus side of a node.
+#[derive(Debug)]
+pub struct Consensus {
+    /// The engine.
+    pub engine: EngineHandle,
+    /// The p2p network.
+    pub network: NetworkHandle,
+    relay: JoinHandle<()>,
+}
+
+impl Consensus {
+    /// Stops the engine, then the network.
+    pub async fn shutdown(self) {
+        if let Err(error) = self.engine.shutdown().await {
+            warn!(target: "consensus", %error, "engine stopped with an error");
+        }
+        self.relay.abort();
+        self.network.shutdown().await;
+    }
+}
+
+/// The genesis validator set.
+pub fn genesis_validators(genesis: &GenesisFile) -> eyre::Result<ValidatorSet> {
+    let validators = genesis
+        .outrigger
+        .validators
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let bytes: [u8; 32] = v.public_key.as_ref().try_into().map_err(|_| {
+                eyre::eyre!(
+                    "genesis validator {i}: public key has {} bytes, expected 32",
+                    v.public_key.len()
+                )
+            })?;
+            let public_key = VerifyingKey::from_bytes(&bytes)
+                .map_err(|e| eyre::eyre!("genesis validator {i}: bad ed25519 key: {e}"))?;
+            Ok(Validator {
+                public_key,
+                power: v.power,
+            })
+        })
+        .collect::<eyre::Result<Vec<_>>>()?;
+    ValidatorSet::new(validators).wrap_err("the genesis validator set")
+}
+
+fn in_data_dir(data_dir: &Path, path: &Path) -> std::path::PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        data_dir.join(path)
+    }
+}
+
+/// The p2p peer id of a p2p key.
+pub fn peer_id(p2p_key: &ValidatorKey) -> network::PeerId {
+    network::keypair_from_ed25519_secret(p2p_key.signing_key().to_bytes())
+        .public()
+        .to_peer_id()
+}
+
+/// Reads the p2p key, creating it at first start.
+fn p2p_key(config: &NodeConfig) -> eyre::Result<ValidatorKey> {
+    let path = in_data_dir(&config.data_dir, &config.p2p.key_file);
+    if !path.exists() {
+        ValidatorKey::generate().write_new(&path)?;
+        info!(target: "p2p", path = %path.display(), "created the p2p key");
+    }
+    Ok(ValidatorKey::read(&path)?)
+}
+
+fn core_config(chain_id: u64, config: &NodeConfig) -> CoreConfig {
+    let c = &config.consensus;
+    let ms = Duration::from_millis;
+    let vote = TimeoutSchedule {
+        base: ms(c.timeout_vote_ms),
+        per_round: ms(c.timeout_per_round_ms),
+        max: ms(c.timeout_max_ms / 2),
+    };
+    let mut core = CoreConfig::new(ChainId(chain_id));
+    core.timeouts = TimeoutConfig {
+        propose: TimeoutSchedule {
+            base: ms(c.timeout_propose_ms),
+            per_round: ms(c.timeout_per_round_ms),
+            max: ms(c.timeout_max_ms),
+        },
+        prevote: vote,
+        precommit: vote,
+    };
+    core
+}
+
+/// Starts the network and the engine for `state`'s chain; `tx_gossip` is
+/// the queue `eth_sendRawTransaction` fills.
+pub async fn start(
+    config: &NodeConfig,
+    genesis: &GenesisFile,
+    genesis_hash: B256,
+    state: Arc<NodeState>,
+    registry: &prometheus::Registry,
+    mut tx_gossip: mpsc::Receiver<Vec<u8>>,
+) -> eyre::Result<Consensus> {
+    let chain_id = genesis.genesis.config.chain_id;
+    let validators = genesis_validators(genesis)?;
+    let signing_key = match config.consensus.role {
+        Role::Full => None,
+        Role::Validator => {
+            let path = in_data_dir(&config.data_dir, &config.consensus.validator_key_file);
+            let key = ValidatorKey::read(&path).wrap_err(
+                "reading the validator key (consensus.role = \"validator\"); \
+                 set consensus.role = \"full\" to run without one",
+            )?;
+            if validators.index_of(&key.public()).is_none() {
+                bail!(
+                    "validator key {} is not in the genesis validator set",
+                    key.public_hex()
+                );
+            }
+            Some(key.signing_key().clone())
+        }
+    };
+    let p2p_key = p2p_key(config)?;
+    let parse = |what: &str, addrs: &[String]| -> eyre::Result<Vec<network::Multiaddr>> {
+        addrs
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e| eyre::eyre!("invalid configuration: {what}: {a}: {e}"))
+            })
+            .collect()
+    };
+    let network_config = NetworkConfig {
+        listen: parse("p2p.listen", &config.p2p.listen)?,
+        bootnodes: parse("p2p.bootnodes", &config.p2p.bootnodes)?,
+        max_peers: config.p2p.max_peers,
+        ..NetworkConfig::new(
+            chain_id,
+            network::keypair_from_ed25519_secret(p2p_key.signing_key().to_bytes()),
+        )
+    };
+    let (network, events) = network::spawn(network_config, registry)?;
+    info!(
+        target: "p2p",
+        peer_id = %network.local_peer_id(),
+        "p2p identity"
+    );
+    let metrics = EngineMetrics::register(registry)?;
+    let c = &config.consensus;
+    let engine_config = EngineConfig {
+        core: core_config(chain_id, config),
+        genesis_validators: validators,
+        signing_key,
+        wal_dir: config.data_dir.join("consensus"),
+        sync: SyncConfig {
+            interval: Duration::from_millis(c.sync_interval_ms),
+            batch_blocks: c.sync_batch_blocks,
+            ..SyncConfig::default()
+        },
+        rebroadcast_after: Duration::from_millis(c.rebroadcast_after_ms),
+        proposal_blocks_max: 32,
+        block_interval: Duration::from_millis(config.block.time_ms),
+    };
+    let app = Arc::new(ChainApp::new(state, genesis_hash));
+    let engine = outrigger_consensus::spawn(engine_config, app, network.clone(), events, metrics)?;
+    let relay_network = network.clone();
+    let relay = tokio::spawn(async move {
+        while let Some(tx) = tx_gossip.recv().await {
+            if let Err(error) = relay_network.publish(Topic::Transactions, tx).await {
+                warn!(target: "p2p", %error, "gossiping a transaction failed");
+            }
+        }
+    });
+    Ok(Consensus {
+        engine,
+        network,
+        relay,
+    })
+}

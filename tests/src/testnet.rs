@@ -1,0 +1,276 @@
+//! A validator chain of real `outrigger` processes on 127.0.0.1 that a test
+//! can kill, restart and extend with full nodes: `outrigger genesis new`
+//! makes the keys, each node gets a config with its p2p port and every
+//! other node as a bootnode.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use eyre::{Context as _, bail, eyre};
+use serde_json::{Value, json};
+
+use crate::node_process::{NodeProcess, free_addr, outrigger_binary, quantity, rpc};
+
+/// The test mnemonic's account `i`: funded on chains from `genesis new`.
+pub fn dev_key(i: u32) -> alloy_signer_local::PrivateKeySigner {
+    alloy_signer_local::MnemonicBuilder::<alloy_signer_local::coins_bip39::English>::default()
+        .phrase("test test test test test test test test test test test junk")
+        .index(i)
+        .and_then(|b| b.build())
+        .expect("the test mnemonic derives")
+}
+
+/// A signed EIP-1559 transfer of 1000 wei on the dev chain id, as the hex
+/// `eth_sendRawTransaction` takes.
+pub fn signed_transfer(
+    key: &alloy_signer_local::PrivateKeySigner,
+    nonce: u64,
+    to: alloy_primitives::Address,
+) -> String {
+    use alloy_consensus::SignableTransaction as _;
+    use alloy_eips::Encodable2718 as _;
+    use alloy_signer::SignerSync as _;
+    let tx = alloy_consensus::TxEip1559 {
+        chain_id: crate::CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(to),
+        value: alloy_primitives::U256::from(1_000u64),
+        ..Default::default()
+    };
+    let signature = key
+        .sign_hash_sync(&tx.signature_hash())
+        .expect("signing a hash cannot fail");
+    let envelope: alloy_consensus::TxEnvelope = tx.into_signed(signature).into();
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(envelope.encoded_2718())
+    )
+}
+
+/// Consensus settings for tests: short timeouts so that a dead proposer
+/// costs about a second.
+const TEST_CONSENSUS: &str = "timeout_propose_ms = 1000\ntimeout_vote_ms = 500\n\
+     timeout_per_round_ms = 250\ntimeout_max_ms = 2000\nrebroadcast_after_ms = 1000\n\
+     sync_interval_ms = 500\n";
+
+/// One node's files and address book entry.
+struct Member {
+    dir: PathBuf,
+    config: PathBuf,
+    p2p: String,
+}
+
+/// The running chain.
+pub struct TestNet {
+    root: PathBuf,
+    members: Vec<Member>,
+    /// The processes; `None` while a node is stopped.
+    pub nodes: Vec<Option<NodeProcess>>,
+    validators: usize,
+}
+
+fn run(args: &[&str]) -> eyre::Result<String> {
+    let out = Command::new(outrigger_binary()).args(args).output()?;
+    if !out.status.success() {
+        bail!(
+            "outrigger {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+impl TestNet {
+    /// Makes a chain of `validators` in `root` with `block_time_ms` between
+    /// blocks and starts every validator.
+    pub fn start(root: &Path, validators: usize, block_time_ms: u64) -> eyre::Result<Self> {
+        let stdout = run(&[
+            "genesis",
+            "new",
+            "--validators",
+            &validators.to_string(),
+            "--out",
+            &root.display().to_string(),
+        ])?;
+        let peer_ids: Vec<String> = stdout
+            .lines()
+            .filter_map(|l| l.split("peer id ").nth(1))
+            .map(|s| s.trim().to_string())
+            .collect();
+        if peer_ids.len() != validators {
+            bail!("genesis new printed {} peer ids:\n{stdout}", peer_ids.len());
+        }
+        let mut net = Self {
+            root: root.to_path_buf(),
+            members: Vec::new(),
+            nodes: Vec::new(),
+            validators,
+        };
+        for peer_id in &peer_ids {
+            let dir = root.join(format!("node{}", net.members.len()));
+            net.add_member(dir, Some(peer_id.clone()))?;
+        }
+        for i in 0..validators {
+            net.write_config(i, "validator", block_time_ms)?;
+        }
+        for i in 0..validators {
+            net.nodes.push(Some(net.spawn(i)?));
+        }
+        Ok(net)
+    }
+
+    fn add_member(&mut self, dir: PathBuf, peer_id: Option<String>) -> eyre::Result<usize> {
+        let genesis = self.root.join("genesis.json");
+        run(&[
+            "init",
+            "--genesis",
+            &genesis.display().to_string(),
+            "--data-dir",
+            &dir.display().to_string(),
+        ])?;
+        let port = free_addr().port();
+        let p2p = match peer_id {
+            Some(id) => format!("/ip4/127.0.0.1/tcp/{port}/p2p/{id}"),
+            None => format!("/ip4/127.0.0.1/tcp/{port}"),
+        };
+        self.members.push(Member {
+            config: dir.join("node.toml"),
+            dir,
+            p2p,
+        });
+        Ok(self.members.len() - 1)
+    }
+
+    fn write_config(&self, index: usize, role: &str, block_time_ms: u64) -> eyre::Result<()> {
+        let member = &self.members[index];
+        let listen = member
+            .p2p
+            .split("/p2p/")
+            .next()
+            .ok_or_else(|| eyre!("bad p2p address"))?;
+        let bootnodes: Vec<&str> = self.members[..self.validators]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(_, m)| m.p2p.as_str())
+            .collect();
+        let config = format!(
+            "data_dir = {:?}\n\n[block]\ntime_ms = {block_time_ms}\n\n[storage]\nsync_writes = false\n\n\
+             [consensus]\nrole = \"{role}\"\n{TEST_CONSENSUS}\n[p2p]\nlisten = [\"{listen}\"]\nbootnodes = {bootnodes:?}\n",
+            member.dir.display().to_string(),
+        );
+        std::fs::write(&member.config, config).wrap_err("writing a node config")
+    }
+
+    fn spawn(&self, index: usize) -> eyre::Result<NodeProcess> {
+        let member = &self.members[index];
+        NodeProcess::start(
+            &["--config", &member.config.display().to_string()],
+            &member.dir,
+        )
+    }
+
+    /// Adds and starts a full node (no validator key) that syncs from the
+    /// validators; returns its index.
+    pub fn add_full_node(&mut self) -> eyre::Result<usize> {
+        let dir = self.root.join(format!("full{}", self.members.len()));
+        let index = self.add_member(dir, None)?;
+        self.write_config(index, "full", 1000)?;
+        let node = self.spawn(index)?;
+        self.nodes.push(Some(node));
+        Ok(index)
+    }
+
+    /// The running node `index`.
+    pub fn node(&self, index: usize) -> &NodeProcess {
+        self.nodes[index].as_ref().expect("node is running")
+    }
+
+    /// `kill -9` node `index`.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut node) = self.nodes[index].take() {
+            node.kill9();
+        }
+    }
+
+    /// Starts node `index` again on its data dir.
+    pub fn restart(&mut self, index: usize) -> eyre::Result<()> {
+        if self.nodes[index].is_none() {
+            self.nodes[index] = Some(self.spawn(index)?);
+        }
+        Ok(())
+    }
+
+    /// Indices of the running nodes.
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].is_some())
+            .collect()
+    }
+
+    /// The head of node `index`.
+    pub fn head(&self, index: usize) -> eyre::Result<u64> {
+        quantity(&rpc(self.node(index).rpc, "eth_blockNumber", json!([]))?)
+    }
+
+    /// Waits until every running node's head is at least `number`.
+    pub fn wait_all(&self, number: u64, timeout: Duration) -> eyre::Result<()> {
+        let deadline = Instant::now() + timeout;
+        for i in self.running() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.node(i)
+                .wait_for_block(number, left)
+                .wrap_err_with(|| format!("node {i}"))?;
+        }
+        Ok(())
+    }
+
+    /// Checks that every running node has the same block hash and state
+    /// root at every height from 1 to `up_to`.
+    pub fn assert_agree(&self, up_to: u64) -> eyre::Result<()> {
+        let running = self.running();
+        for number in 0..=up_to {
+            let mut seen: Option<(Value, Value, usize)> = None;
+            for &i in &running {
+                let block = rpc(
+                    self.node(i).rpc,
+                    "eth_getBlockByNumber",
+                    json!([format!("{number:#x}"), false]),
+                )?;
+                let hash = block["hash"].clone();
+                let root = block["stateRoot"].clone();
+                match &seen {
+                    None => seen = Some((hash, root, i)),
+                    Some((h, r, j)) => {
+                        if *h != hash || *r != root {
+                            bail!(
+                                "block {number}: node {j} has {h} (state {r}), node {i} has {hash} (state {root})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A Prometheus sample of node `index` (summed over label sets).
+    pub fn metric(&self, index: usize, name: &str) -> eyre::Result<f64> {
+        let (_, body) = crate::node_process::http_get(self.node(index).metrics, "/metrics")?;
+        Ok(body
+            .lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter(|l| {
+                let rest = &l[name.len()..];
+                rest.starts_with(' ') || rest.starts_with('{')
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+}
