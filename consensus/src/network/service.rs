@@ -11,7 +11,7 @@ use libp2p::{
     Multiaddr, PeerId, Swarm, SwarmBuilder, gossipsub, identify,
     multiaddr::Protocol,
     noise,
-    request_response::{self, InboundFailure, OutboundFailure, OutboundRequestId, ResponseChannel},
+    request_response::{self, OutboundFailure, OutboundRequestId, ResponseChannel},
     swarm::{SwarmEvent, dial_opts::DialOpts, dial_opts::PeerCondition},
     tcp, yamux,
 };
@@ -25,7 +25,7 @@ use super::{
     behaviour::{
         BAN_SCORE, Behaviour, BehaviourEvent, IDLE_CONNECTION_TIMEOUT, identify_protocol_version,
     },
-    codec::{BLOCK_OVERHEAD_BYTES, BLOCKS_HEADER_BYTES, response_body_len},
+    codec::{BLOCK_OVERHEAD_BYTES, BLOCKS_HEADER_BYTES, WireRequest, response_body_len},
     metrics::Metrics,
     peers::{Backoff, PENALTY_BAN_POINTS, PENALTY_POINTS},
 };
@@ -357,7 +357,7 @@ impl Service {
             .swarm
             .behaviour_mut()
             .sync
-            .send_request(&peer, request.clone());
+            .send_request(&peer, WireRequest::Valid(request.clone()));
         self.outbound.insert(
             id,
             Outbound {
@@ -645,12 +645,23 @@ impl Service {
         }
     }
 
-    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync(&mut self, event: request_response::Event<WireRequest, SyncResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
-                    request, channel, ..
+                    request: WireRequest::Valid(request),
+                    channel,
+                    ..
                 } => self.on_inbound_request(peer, request, channel),
+                request_response::Message::Request {
+                    request: WireRequest::Malformed(reason),
+                    channel,
+                    ..
+                } => {
+                    debug!(target: "p2p", %peer, reason, "malformed sync request");
+                    self.send_response(channel, SyncResponse::Error("malformed request".into()));
+                    self.penalize(peer, "malformed or oversized sync request");
+                }
                 request_response::Message::Response {
                     request_id,
                     response,
@@ -681,13 +692,9 @@ impl Service {
                     self.penalize(peer, "malformed or oversized sync response");
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => match error {
-                InboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    debug!(target: "p2p", %peer, error = %e, "malformed sync request");
-                    self.penalize(peer, "malformed or oversized sync request");
-                }
-                error => debug!(target: "p2p", %peer, %error, "inbound sync request failed"),
-            },
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(target: "p2p", %peer, %error, "inbound sync request failed");
+            }
             request_response::Event::ResponseSent { .. } => {}
         }
     }
