@@ -32,6 +32,8 @@ use super::{
 
 /// How often bootnodes are redialled, scores checked and bans expired.
 const TICK: Duration = Duration::from_millis(250);
+/// A bootnode connection that lasted this long resets the redial backoff.
+const BOOTNODE_STABLE: Duration = Duration::from_secs(10);
 /// Peer events waiting for room in a full event channel, at most.
 const PEER_EVENTS_QUEUED_MAX: usize = 4096;
 
@@ -159,6 +161,7 @@ struct Bootnode {
 struct PeerState {
     address: Multiaddr,
     status: Option<Status>,
+    connected_at: Instant,
 }
 
 struct Outbound {
@@ -517,12 +520,10 @@ impl Service {
                     PeerState {
                         address,
                         status: None,
+                        connected_at: Instant::now(),
                     },
                 );
                 self.metrics.peers.set(self.peers.len() as i64);
-                if let Some(bootnode) = self.bootnodes.iter_mut().find(|b| b.peer == peer_id) {
-                    bootnode.backoff.reset();
-                }
                 self.send_peer_event(NetworkEvent::PeerConnected(peer_id));
             }
             SwarmEvent::ConnectionClosed {
@@ -539,7 +540,16 @@ impl Service {
                     None => "closed locally".to_owned(),
                 };
                 info!(target: "p2p", peer = %peer_id, reason, "peer disconnected");
-                if self.peers.remove(&peer_id).is_some() {
+                if let Some(state) = self.peers.remove(&peer_id) {
+                    // A bootnode that hangs up at once (it bans us, or is
+                    // full) is not hammered: only a connection that lasted
+                    // resets its redial backoff.
+                    if state.connected_at.elapsed() >= BOOTNODE_STABLE
+                        && let Some(bootnode) =
+                            self.bootnodes.iter_mut().find(|b| b.peer == peer_id)
+                    {
+                        bootnode.backoff.reset();
+                    }
                     self.metrics.peers.set(self.peers.len() as i64);
                     self.send_peer_event(NetworkEvent::PeerDisconnected(peer_id));
                 }
