@@ -250,6 +250,7 @@ impl Service {
             }
             Command::Validated { id, verdict } => self.validated(id, verdict),
             Command::Penalize { peer, reason } => self.penalize(peer, reason),
+            Command::Ban { peer, reason } => self.ban(peer, reason),
             Command::Request {
                 peer,
                 request,

@@ -111,6 +111,15 @@ async fn status_and_blocks_round_trip_within_limits() {
         assert_eq!(a.metric("outrigger_p2p_sync_requests_total"), 5.0);
         // One oversized response cost B some score, not its connection.
         assert!(a.connected(b_id).await);
+
+        // A ban (say, B's genesis differs) disconnects at once, and B's
+        // redials are refused.
+        a.handle.ban(b_id, "genesis differs");
+        eventually("B disconnected", Duration::from_secs(5), || async {
+            (!a.connected(b_id).await).then_some(())
+        })
+        .await;
+        assert_eq!(a.metric("outrigger_p2p_peers_banned_total"), 1.0);
         a.stop().await;
         b.stop().await;
     })
