@@ -92,6 +92,15 @@ pub(crate) fn protocol_name(chain_id: u64) -> String {
     format!("/outrigger/{chain_id}/sync/1")
 }
 
+/// A request as read from a peer: one we understood, or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WireRequest {
+    Valid(SyncRequest),
+    /// Undecodable or oversized: the sender is penalized and answered with
+    /// an error.
+    Malformed(String),
+}
+
 /// Request-response codec for [`SyncRequest`] / [`SyncResponse`] with a
 /// response size limit enforced when reading and when writing.
 #[derive(Debug, Clone)]
@@ -311,15 +320,25 @@ pub(crate) fn decode_response(body: &[u8]) -> io::Result<SyncResponse> {
 
 impl libp2p::request_response::Codec for SyncCodec {
     type Protocol = StreamProtocol;
-    type Request = SyncRequest;
+    type Request = WireRequest;
     type Response = SyncResponse;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<WireRequest>
     where
         T: AsyncRead + Unpin + Send,
     {
-        let body = read_frame(io, REQUEST_BYTES_MAX, "sync request").await?;
-        decode_request(&body)
+        // Bad content is a value, not an error: libp2p does not report
+        // failed request reads, and we want to make the sender pay.
+        match read_frame(io, REQUEST_BYTES_MAX, "sync request").await {
+            Ok(body) => Ok(match decode_request(&body) {
+                Ok(request) => WireRequest::Valid(request),
+                Err(e) => WireRequest::Malformed(e.to_string()),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                Ok(WireRequest::Malformed(e.to_string()))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncResponse>
@@ -334,11 +353,14 @@ impl libp2p::request_response::Codec for SyncCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        request: SyncRequest,
+        request: WireRequest,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
+        let WireRequest::Valid(request) = request else {
+            return Err(invalid("refusing to send a malformed request".into()));
+        };
         let body = encode_request(&request);
         write_frame(io, &body, REQUEST_BYTES_MAX, "sync request").await
     }
@@ -393,9 +415,10 @@ mod tests {
                 response_bytes_max: 1024,
             };
             let mut wire = Vec::new();
-            block_on(codec.write_request(&protocol(), &mut wire, request.clone())).unwrap();
+            let valid = WireRequest::Valid(request);
+            block_on(codec.write_request(&protocol(), &mut wire, valid.clone())).unwrap();
             let back = block_on(codec.read_request(&protocol(), &mut wire.as_slice())).unwrap();
-            assert_eq!(back, request);
+            assert_eq!(back, valid);
         }
     }
 
@@ -484,6 +507,28 @@ mod tests {
         };
         let err = block_on(codec.read_response(&protocol(), &mut wire.as_slice())).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn malformed_and_oversized_requests_are_read_as_malformed() {
+        let mut codec = SyncCodec {
+            response_bytes_max: 100,
+        };
+        for wire in [
+            vec![0, 0, 0, 3, 9, 9, 9],
+            vec![0xff, 0xff, 0xff, 0xff, 0],
+            vec![0, 0, 0, 2, TAG_STATUS, 0],
+        ] {
+            let read = block_on(codec.read_request(&protocol(), &mut wire.as_slice())).unwrap();
+            assert!(matches!(read, WireRequest::Malformed(_)), "{read:?}");
+        }
+        // A stream that ends early is an I/O error, not the peer's content.
+        let wire = [0, 0, 0, 13, TAG_BLOCKS];
+        assert!(block_on(codec.read_request(&protocol(), &mut wire.as_slice())).is_err());
+        // Malformed requests are never sent.
+        let mut wire = Vec::new();
+        let malformed = WireRequest::Malformed("x".into());
+        assert!(block_on(codec.write_request(&protocol(), &mut wire, malformed)).is_err());
     }
 
     #[test]

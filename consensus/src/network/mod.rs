@@ -41,7 +41,8 @@
 //! banned for [`NetworkConfig::ban_duration`] when its gossipsub score falls
 //! to -60 (three invalid messages in a short while; the graylist threshold)
 //! or its penalty reaches 50 points. A peer whose identify protocol version
-//! or [`Status`] shows another chain is banned at once. Banned peers are
+//! or [`Status`] shows another chain id is banned at once; the engine bans
+//! one with another genesis hash with [`NetworkHandle::ban`]. Banned peers are
 //! refused on dial and on accept.
 //!
 //! # What the engine must do with events
@@ -295,6 +296,10 @@ pub(crate) enum Command {
         peer: PeerId,
         reason: &'static str,
     },
+    Ban {
+        peer: PeerId,
+        reason: &'static str,
+    },
     Request {
         peer: PeerId,
         request: SyncRequest,
@@ -348,6 +353,13 @@ impl NetworkHandle {
     /// response). Enough penalties within a few minutes disconnect and ban it.
     pub fn penalize(&self, peer: PeerId, reason: &'static str) {
         self.try_send(Command::Penalize { peer, reason });
+    }
+
+    /// Disconnects and bans `peer` at once, for proven misbehaviour (e.g. its
+    /// [`Status`] shows another genesis): refused for
+    /// [`NetworkConfig::ban_duration`].
+    pub fn ban(&self, peer: PeerId, reason: &'static str) {
+        self.try_send(Command::Ban { peer, reason });
     }
 
     /// Sends a sync request to a connected peer and waits for its answer, at

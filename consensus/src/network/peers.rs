@@ -261,7 +261,7 @@ impl Backoff {
         self.current = (self.current * 2).min(self.max);
     }
 
-    /// The peer connected: the next loss is retried quickly again.
+    /// The peer stayed connected a while: the next loss is retried quickly again.
     pub(crate) fn reset(&mut self) {
         self.current = self.min;
     }

@@ -11,7 +11,7 @@ use libp2p::{
     Multiaddr, PeerId, Swarm, SwarmBuilder, gossipsub, identify,
     multiaddr::Protocol,
     noise,
-    request_response::{self, InboundFailure, OutboundFailure, OutboundRequestId, ResponseChannel},
+    request_response::{self, OutboundFailure, OutboundRequestId, ResponseChannel},
     swarm::{SwarmEvent, dial_opts::DialOpts, dial_opts::PeerCondition},
     tcp, yamux,
 };
@@ -25,13 +25,15 @@ use super::{
     behaviour::{
         BAN_SCORE, Behaviour, BehaviourEvent, IDLE_CONNECTION_TIMEOUT, identify_protocol_version,
     },
-    codec::{BLOCK_OVERHEAD_BYTES, BLOCKS_HEADER_BYTES, response_body_len},
+    codec::{BLOCK_OVERHEAD_BYTES, BLOCKS_HEADER_BYTES, WireRequest, response_body_len},
     metrics::Metrics,
     peers::{Backoff, PENALTY_BAN_POINTS, PENALTY_POINTS},
 };
 
 /// How often bootnodes are redialled, scores checked and bans expired.
 const TICK: Duration = Duration::from_millis(250);
+/// A bootnode connection that lasted this long resets the redial backoff.
+const BOOTNODE_STABLE: Duration = Duration::from_secs(10);
 /// Peer events waiting for room in a full event channel, at most.
 const PEER_EVENTS_QUEUED_MAX: usize = 4096;
 
@@ -159,6 +161,7 @@ struct Bootnode {
 struct PeerState {
     address: Multiaddr,
     status: Option<Status>,
+    connected_at: Instant,
 }
 
 struct Outbound {
@@ -247,6 +250,7 @@ impl Service {
             }
             Command::Validated { id, verdict } => self.validated(id, verdict),
             Command::Penalize { peer, reason } => self.penalize(peer, reason),
+            Command::Ban { peer, reason } => self.ban(peer, reason),
             Command::Request {
                 peer,
                 request,
@@ -357,7 +361,7 @@ impl Service {
             .swarm
             .behaviour_mut()
             .sync
-            .send_request(&peer, request.clone());
+            .send_request(&peer, WireRequest::Valid(request.clone()));
         self.outbound.insert(
             id,
             Outbound {
@@ -517,12 +521,10 @@ impl Service {
                     PeerState {
                         address,
                         status: None,
+                        connected_at: Instant::now(),
                     },
                 );
                 self.metrics.peers.set(self.peers.len() as i64);
-                if let Some(bootnode) = self.bootnodes.iter_mut().find(|b| b.peer == peer_id) {
-                    bootnode.backoff.reset();
-                }
                 self.send_peer_event(NetworkEvent::PeerConnected(peer_id));
             }
             SwarmEvent::ConnectionClosed {
@@ -539,7 +541,16 @@ impl Service {
                     None => "closed locally".to_owned(),
                 };
                 info!(target: "p2p", peer = %peer_id, reason, "peer disconnected");
-                if self.peers.remove(&peer_id).is_some() {
+                if let Some(state) = self.peers.remove(&peer_id) {
+                    // A bootnode that hangs up at once (it bans us, or is
+                    // full) is not hammered: only a connection that lasted
+                    // resets its redial backoff.
+                    if state.connected_at.elapsed() >= BOOTNODE_STABLE
+                        && let Some(bootnode) =
+                            self.bootnodes.iter_mut().find(|b| b.peer == peer_id)
+                    {
+                        bootnode.backoff.reset();
+                    }
                     self.metrics.peers.set(self.peers.len() as i64);
                     self.send_peer_event(NetworkEvent::PeerDisconnected(peer_id));
                 }
@@ -645,12 +656,23 @@ impl Service {
         }
     }
 
-    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync(&mut self, event: request_response::Event<WireRequest, SyncResponse>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
-                    request, channel, ..
+                    request: WireRequest::Valid(request),
+                    channel,
+                    ..
                 } => self.on_inbound_request(peer, request, channel),
+                request_response::Message::Request {
+                    request: WireRequest::Malformed(reason),
+                    channel,
+                    ..
+                } => {
+                    debug!(target: "p2p", %peer, reason, "malformed sync request");
+                    self.send_response(channel, SyncResponse::Error("malformed request".into()));
+                    self.penalize(peer, "malformed or oversized sync request");
+                }
                 request_response::Message::Response {
                     request_id,
                     response,
@@ -681,13 +703,9 @@ impl Service {
                     self.penalize(peer, "malformed or oversized sync response");
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => match error {
-                InboundFailure::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    debug!(target: "p2p", %peer, error = %e, "malformed sync request");
-                    self.penalize(peer, "malformed or oversized sync request");
-                }
-                error => debug!(target: "p2p", %peer, %error, "inbound sync request failed"),
-            },
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(target: "p2p", %peer, %error, "inbound sync request failed");
+            }
             request_response::Event::ResponseSent { .. } => {}
         }
     }

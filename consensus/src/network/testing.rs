@@ -32,6 +32,10 @@ pub struct GarbageConfig {
     pub interval: Duration,
     /// The victim's gossip limits, to send messages just over them.
     pub limits: GossipLimits,
+    /// Send garbage gossip. Default true.
+    pub gossip: bool,
+    /// Send malformed sync requests. Default true.
+    pub sync: bool,
 }
 
 impl GarbageConfig {
@@ -42,6 +46,8 @@ impl GarbageConfig {
             target,
             interval: Duration::from_millis(50),
             limits: GossipLimits::default(),
+            gossip: true,
+            sync: true,
         }
     }
 }
@@ -199,7 +205,7 @@ pub fn spawn_garbage_peer(config: GarbageConfig) -> Result<GarbagePeer, NetworkE
                     };
                     n += 1;
                     let behaviour = swarm.behaviour_mut();
-                    for topic in Topic::ALL {
+                    for topic in Topic::ALL.into_iter().filter(|_| config.gossip) {
                         let ident = topic.ident(config.chain_id);
                         // Undecodable for any engine: unique so it is not a duplicate.
                         let garbage = format!("garbage {n} {}", topic.name()).into_bytes();
@@ -215,9 +221,11 @@ pub fn spawn_garbage_peer(config: GarbageConfig) -> Result<GarbagePeer, NetworkE
                             }
                         }
                     }
-                    // An unknown tag, and a frame announcing 4 GiB.
-                    behaviour.sync.send_request(&peer, vec![0, 0, 0, 3, 9, 9, 9]);
-                    behaviour.sync.send_request(&peer, vec![0xff, 0xff, 0xff, 0xff, 0]);
+                    if config.sync {
+                        // An unknown tag, and a frame announcing 4 GiB.
+                        behaviour.sync.send_request(&peer, vec![0, 0, 0, 3, 9, 9, 9]);
+                        behaviour.sync.send_request(&peer, vec![0xff, 0xff, 0xff, 0xff, 0]);
+                    }
                 }
             }
         }
