@@ -47,6 +47,8 @@ cargo build --workspace --all-targets --locked
 # Real figures: see BENCHMARKS.md (release builds).
 step "import benchmark (tiny)"
 "$CARGO_TARGET_DIR/debug/examples/import_bench" --txs 50 --blocks 1 --accounts 1000,5000
+step "finality benchmark (tiny)"
+"$CARGO_TARGET_DIR/debug/outrigger-finality-bench" --seconds 3
 
 # The bridge contracts: pinned solc-js and forge, committed artifacts checked
 # against the sources, the EIP-712 digest checked by eth-account, forge tests.

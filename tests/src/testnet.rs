@@ -187,6 +187,11 @@ impl TestNet {
         Ok(index)
     }
 
+    /// The p2p address of node `index`, `/ip4/127.0.0.1/tcp/P[/p2p/ID]`.
+    pub fn p2p_addr(&self, index: usize) -> &str {
+        &self.members[index].p2p
+    }
+
     /// The running node `index`.
     pub fn node(&self, index: usize) -> &NodeProcess {
         self.nodes[index].as_ref().expect("node is running")

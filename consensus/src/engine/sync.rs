@@ -69,7 +69,7 @@ impl Engine {
         for (peer, status) in statuses {
             if status.chain_id != self.chain_id || status.genesis_hash != genesis {
                 warn!(target: "sync", %peer, chain_id = status.chain_id, "peer is on another chain");
-                self.network.penalize(peer, "another chain");
+                self.network.ban(peer, "another chain");
                 continue;
             }
             if best.is_none_or(|(_, head)| status.head > head) {

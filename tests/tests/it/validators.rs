@@ -185,3 +185,40 @@ fn a_new_full_node_syncs_a_long_chain() {
     );
     net.assert_agree(target.min(50)).unwrap();
 }
+
+/// A peer that floods a validator with garbage and oversized messages on
+/// every gossip topic and on block sync is banned, and the chain goes on.
+#[test]
+fn a_garbage_peer_is_banned_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = TestNet::start(dir.path(), 4, 200).unwrap();
+    net.wait_all(2, Duration::from_secs(60)).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let garbage = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join("examples/p2p_garbage");
+    assert!(garbage.is_file(), "{} not built", garbage.display());
+    let mut child = std::process::Command::new(garbage)
+        .args(["1337", net.p2p_addr(0), "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let before = net.head(0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while net.metric(0, "outrigger_p2p_peers_banned_total").unwrap() < 1.0 {
+        assert!(Instant::now() < deadline, "the garbage peer was not banned");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    net.wait_all(before + 5, Duration::from_secs(30)).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        net.metric(0, "outrigger_p2p_rejected_messages_total")
+            .unwrap()
+            > 0.0
+    );
+    net.assert_agree(before + 5).unwrap();
+}
