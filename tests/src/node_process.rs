@@ -23,19 +23,27 @@ pub fn outrigger_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("OUTRIGGER_BIN") {
         return PathBuf::from(path);
     }
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> -> target/<profile>/outrigger
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary in target/<profile>/deps");
-    let binary = dir.join("outrigger");
+    let binary = target_profile_dir().join("outrigger");
     assert!(
         binary.is_file(),
         "{} not built: run `cargo build --workspace` (nextest with --workspace builds it)",
         binary.display()
     );
     binary
+}
+
+/// `target/<profile>` of the running test or tool binary (tests run from
+/// `target/<profile>/deps`, tools from `target/<profile>`).
+pub fn target_profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().expect("a binary is in a directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent()
+            .expect("deps is in target/<profile>")
+            .to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
 }
 
 /// A free loopback address (the port may be taken again by the time it is

@@ -193,12 +193,7 @@ fn a_garbage_peer_is_banned_and_the_chain_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let net = TestNet::start(dir.path(), 4, 200).unwrap();
     net.wait_all(2, Duration::from_secs(60)).unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let garbage = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join("examples/p2p_garbage");
+    let garbage = outrigger_tests::node_process::target_profile_dir().join("examples/p2p_garbage");
     assert!(garbage.is_file(), "{} not built", garbage.display());
     let mut child = std::process::Command::new(garbage)
         .args(["1337", net.p2p_addr(0), "30"])
@@ -221,4 +216,81 @@ fn a_garbage_peer_is_banned_and_the_chain_goes_on() {
             > 0.0
     );
     net.assert_agree(before + 5).unwrap();
+}
+
+/// `outrigger devnet`: four validator processes, `devnet.json` describing
+/// them, and Ctrl-C stopping them all.
+#[test]
+fn devnet_command_runs_a_chain_and_ctrl_c_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // RPC on base..base+3, p2p base+100.., metrics base+200..: a range
+    // unlikely to be taken, different for each run.
+    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    let mut child = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+        .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
+        .args(["--base-port", &base.to_string()])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let json_path = dir.path().join("devnet.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !json_path.exists() {
+        assert!(Instant::now() < deadline, "no devnet.json");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let devnet: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(devnet["chain_id"], 1337);
+    assert_eq!(devnet["validators"].as_array().unwrap().len(), 4);
+    assert_eq!(devnet["accounts"].as_array().unwrap().len(), 10);
+    let rpcs: Vec<std::net::SocketAddr> = devnet["rpc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            u.as_str()
+                .unwrap()
+                .trim_start_matches("http://")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    for addr in &rpcs {
+        loop {
+            let head = rpc(*addr, "eth_blockNumber", json!([]))
+                .ok()
+                .map(|v| quantity(&v).unwrap());
+            if head.is_some_and(|h| h >= 3) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{addr} did not reach block 3");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let funded = &devnet["accounts"][0]["address"];
+    let balance = rpc(rpcs[2], "eth_getBalance", json!([funded, "latest"])).unwrap();
+    // 10,000 ETH, as the test accounts get.
+    assert_eq!(balance, "0x21e19e0c9bab2400000");
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "devnet ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "devnet exited with {status}");
+    for addr in &rpcs {
+        assert!(
+            rpc(*addr, "eth_blockNumber", json!([])).is_err(),
+            "{addr} still serves"
+        );
+    }
 }
