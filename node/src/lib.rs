@@ -9,7 +9,9 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`keys`]: the validator key file.
 //! - [`dev`]: the development chain and its test accounts.
+//! - [`bridge_cli`]: `outrigger relayer` and `outrigger bridge …`.
 
+pub mod bridge_cli;
 pub mod cli;
 pub mod config;
 pub mod dev;
