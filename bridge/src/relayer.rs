@@ -629,15 +629,12 @@ impl Relayer {
                     now
                 }
             };
-            let n = l1_set.relayers.len();
-            let periods = (now.saturating_sub(since)
-                / self.config.submit.finalize_fallback_ms.max(1))
-                as usize;
-            let base = (nonce % U256::from(n)).saturating_to::<usize>();
-            let chosen = l1_set.relayers[(base + periods) % n];
-            if chosen != self.me {
+            let elapsed_ms = now.saturating_sub(since);
+            let fallback_ms = self.config.submit.finalize_fallback_ms;
+            if finalizer(&l1_set.relayers, nonce, elapsed_ms, fallback_ms) != Some(self.me) {
                 continue;
             }
+            let periods = elapsed_ms / fallback_ms.max(1);
             let purpose = Purpose::FinalizeWithdrawal(nonce);
             if self.l1_sender.has_in_flight(purpose)? || !self.l1_sender.has_room()? {
                 continue;
@@ -782,6 +779,24 @@ impl Relayer {
     }
 }
 
+/// The relayer that finalizes withdrawal `nonce` on L1, `elapsed_ms` after
+/// its threshold was seen: position `nonce mod n` of L1's sorted relayer
+/// list first, then the next one after each `fallback_ms` without it done.
+pub fn finalizer(
+    relayers: &[Address],
+    nonce: U256,
+    elapsed_ms: u64,
+    fallback_ms: u64,
+) -> Option<Address> {
+    let n = relayers.len();
+    if n == 0 {
+        return None;
+    }
+    let base = (nonce % U256::from(n)).saturating_to::<usize>();
+    let periods = (elapsed_ms / fallback_ms.max(1)) % n as u64;
+    relayers.get((base + periods as usize) % n).copied()
+}
+
 /// The signatures of withdrawal `nonce` posted on the sidechain by members
 /// of `relayers` (L1's current set), sorted by signer as L1 wants them.
 pub async fn collected_signatures(
@@ -803,4 +818,23 @@ pub async fn collected_signatures(
 
 fn u256_f64(value: U256) -> f64 {
     f64::from(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finalizer_rotates_from_the_nonce_after_each_fallback_period() {
+        let set: Vec<Address> = (1..=3).map(Address::repeat_byte).collect();
+        let at = |nonce: u64, elapsed: u64| finalizer(&set, U256::from(nonce), elapsed, 1_000);
+        // Every relayer computes the same first choice from the nonce alone.
+        assert_eq!(at(1, 0), Some(set[1]));
+        assert_eq!(at(3, 999), Some(set[0]));
+        // Then, one period later each, the next ones in order, wrapping around.
+        assert_eq!(at(1, 1_000), Some(set[2]));
+        assert_eq!(at(1, 2_500), Some(set[0]));
+        assert_eq!(at(1, 3_000), Some(set[1]));
+        assert_eq!(finalizer(&[], U256::from(1), 0, 1_000), None);
+    }
 }

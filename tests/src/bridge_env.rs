@@ -206,6 +206,7 @@ impl RelayerProcess {
         wait_for("relayer metrics", Duration::from_secs(30), || {
             Ok(http_get(self.metrics, "/metrics").ok().map(|_| ()))
         })
+        .map_err(|e| eyre!("{e}:\n{}", self.output()))
     }
 
     /// `kill -9`: no chance to clean up.
