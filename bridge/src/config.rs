@@ -86,7 +86,7 @@ pub struct ChainConfig {
     pub log_range_max: u64,
     /// Fee cap: the relayer never offers more per gas (wei). Default 500 gwei.
     #[serde(default = "defaults::max_fee_per_gas_cap")]
-    pub max_fee_per_gas_cap: u128,
+    pub max_fee_per_gas_cap: u64,
 }
 
 impl ChainConfig {
@@ -359,7 +359,7 @@ mod defaults {
     pub(super) fn log_range_max() -> u64 {
         1_000
     }
-    pub(super) fn max_fee_per_gas_cap() -> u128 {
+    pub(super) fn max_fee_per_gas_cap() -> u64 {
         500_000_000_000
     }
     pub(super) fn finality() -> Finality {
@@ -415,6 +415,18 @@ mod defaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_example_file_is_valid_and_reads_as_documented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/relayer.example.toml");
+        let config = RelayerConfig::load(&path).unwrap();
+        assert_eq!(config.l1.chain.rpc_urls.len(), 2);
+        assert_eq!(config.l1.finality, Finality::Finalized);
+        assert_eq!(config.submit.finalize_fallback_ms, 60_000);
+        assert_eq!(config.password_env, "OUTRIGGER_RELAYER_PASSWORD");
+        let client = ClientConfig::load(&path).unwrap();
+        assert_eq!(client.sidechain.chain_id, 7607);
+    }
 
     #[test]
     fn minimal_file_gets_the_defaults_and_relative_paths() {

@@ -206,7 +206,7 @@ impl Relayer {
             signer.clone(),
             settings(
                 config.l1.chain.chain_id,
-                config.l1.chain.max_fee_per_gas_cap,
+                u128::from(config.l1.chain.max_fee_per_gas_cap),
             ),
             metrics.clone(),
         );
@@ -217,7 +217,7 @@ impl Relayer {
             signer.clone(),
             settings(
                 config.sidechain.chain_id,
-                config.sidechain.max_fee_per_gas_cap,
+                u128::from(config.sidechain.max_fee_per_gas_cap),
             ),
             metrics.clone(),
         );
