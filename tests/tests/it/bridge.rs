@@ -251,25 +251,37 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
         )
         .unwrap();
     assert!(out.contains("withdrawal nonce 2"), "{out}");
-    // Time for the L1 block to be final and the live relayer to act.
-    std::thread::sleep(Duration::from_secs(6));
-    assert_eq!(env.incoming_status(false, late_deposit).unwrap(), 0);
-    let votes = call(
-        env.node.rpc,
-        env.sidechain_bridge,
-        &SidechainBridge::confirmationsCall {
-            d: contracts::SidechainBridge::DepositMessage {
-                nonce: U256::from(late_deposit),
-                token: Address::ZERO,
-                homeL1: true,
-                from: user.address(),
-                to: holder.address(),
-                amount: ether(1),
+    // The live relayer votes and signs; that is all that happens.
+    let votes = || {
+        call(
+            env.node.rpc,
+            env.sidechain_bridge,
+            &SidechainBridge::confirmationsCall {
+                d: contracts::SidechainBridge::DepositMessage {
+                    nonce: U256::from(late_deposit),
+                    token: Address::ZERO,
+                    homeL1: true,
+                    from: user.address(),
+                    to: holder.address(),
+                    amount: ether(1),
+                },
             },
-        },
-    )
+        )
+    };
+    wait_for("the live relayer's vote", ARRIVAL, || {
+        Ok((votes()?.count == U256::from(1)).then_some(()))
+    })
     .unwrap();
-    assert_eq!(votes.count, U256::from(1), "the live relayer voted once");
+    wait_for("the live relayer's signatures", ARRIVAL, || {
+        let one = env.bridge_cli(&user, &["status", "--withdrawal", "1"])?;
+        let two = env.bridge_cli(&user, &["status", "--withdrawal", "2"])?;
+        Ok((one.contains("signatures 1/2") && two.contains("signatures 1/2")).then_some(()))
+    })
+    .unwrap();
+    // Past the finality of the late deposit and a finalizer period: still waiting.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(env.incoming_status(false, late_deposit).unwrap(), 0);
+    assert_eq!(votes().unwrap().count, U256::from(1));
     let status = env
         .bridge_cli(&user, &["status", "--withdrawal", "1"])
         .unwrap();
