@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned third-party clients the tests drive the node with:
-# web3.py (PyPI) in a virtualenv and cast (npm). Idempotent; quick when the
-# pinned versions are already there.
+# web3.py (PyPI) in a virtualenv, cast and anvil (npm; anvil is the L1 of
+# the bridge tests). Idempotent; quick when the pinned versions are already
+# there.
 #
 #   ./scripts/tools.sh           install into $OUTRIGGER_TOOLS
 #
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 TOOLS="${OUTRIGGER_TOOLS:-$HOME/.cache/outrigger/tools}"
 WEB3_VERSION=8.0.0
 CAST_VERSION=1.7.1
+ANVIL_VERSION=1.7.1
 mkdir -p "$TOOLS"
 
 venv="$TOOLS/venv"
@@ -28,5 +30,11 @@ if ! { [ -x "$cast" ] && "$cast" --version 2>/dev/null | grep -q "$CAST_VERSION"
     echo "installing cast $CAST_VERSION into $npm_dir"
     mkdir -p "$npm_dir"
     (cd "$npm_dir" && npm install --silent --no-audit --no-fund --prefix . "@foundry-rs/cast-linux-amd64@$CAST_VERSION" >/dev/null)
+fi
+anvil="$npm_dir/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+if ! { [ -x "$anvil" ] && "$anvil" --version 2>/dev/null | grep -q "$ANVIL_VERSION"; }; then
+    echo "installing anvil $ANVIL_VERSION into $npm_dir"
+    mkdir -p "$npm_dir"
+    (cd "$npm_dir" && npm install --silent --no-audit --no-fund --prefix . "@foundry-rs/anvil-linux-amd64@$ANVIL_VERSION" >/dev/null)
 fi
 echo "tools ready in $TOOLS"

@@ -39,6 +39,12 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Run a bridge relayer: confirm L1 deposits on the sidechain, sign
+    /// withdrawals and finalize them on L1.
+    Relayer(crate::bridge_cli::RelayerArgs),
+    /// Bridge assets between L1 and the sidechain: deposit, withdraw,
+    /// status, finalize.
+    Bridge(crate::bridge_cli::BridgeArgs),
 }
 
 /// Flags of `outrigger node`; each overrides its config key.

@@ -12,7 +12,9 @@
 //! - [`keys`]: the validator key file.
 //! - [`dev`]: the development chain and its test accounts.
 //! - [`devnet`]: `genesis new` and `devnet`: a validator chain on loopback.
+//! - [`bridge_cli`]: `outrigger relayer` and `outrigger bridge …`.
 
+pub mod bridge_cli;
 pub mod cli;
 pub mod config;
 pub mod consensus_app;

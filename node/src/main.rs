@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use eyre::Context as _;
 use outrigger_node::{
+    bridge_cli,
     cli::{Cli, Command, DevnetArgs, GenesisCommand, KeysCommand, NodeArgs},
     config::{LogFormat, NodeConfig},
     dev, devnet,
@@ -28,6 +29,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> eyre::Result<()> {
     match cli.command {
         Command::Node(args) => run_node(args),
+        Command::Relayer(args) => {
+            init_logs(&NodeConfig::default())?;
+            runtime()?.block_on(bridge_cli::run_relayer(args, shutdown_signal()))
+        }
+        Command::Bridge(args) => runtime()?.block_on(bridge_cli::run_bridge(args)),
         Command::Init(args) => {
             let json = std::fs::read_to_string(&args.genesis)
                 .wrap_err_with(|| format!("reading {}", args.genesis.display()))?;
@@ -167,6 +173,13 @@ fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
     });
     net.stop(std::time::Duration::from_secs(10));
     outcome
+}
+
+fn runtime() -> eyre::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()?)
 }
 
 async fn shutdown_signal() -> &'static str {

@@ -2,6 +2,8 @@
 //! bridge end-to-end and real-client tests. The library holds what the
 //! helper processes and the tests share.
 
+pub mod anvil;
+pub mod bridge_env;
 pub mod node_process;
 pub mod testnet;
 

@@ -1,5 +1,6 @@
 //! Tests across crates and processes, in one binary.
 
+mod bridge;
 mod cli;
 mod clients;
 mod crash;

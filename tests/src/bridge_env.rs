@@ -1,0 +1,602 @@
+//! A whole bridge on loopback for end-to-end tests: anvil as the L1, a
+//! single-validator `outrigger node --dev` as the sidechain, both bridges
+//! deployed and initialised from the committed artifacts, and N relayer
+//! processes (`outrigger relayer`) with their keystores and configs.
+//!
+//! The sidechain's native supply: the genesis gives [`NATIVE_SUPPLY`] to the
+//! address the `SidechainBridge` will be deployed at (the deployer's first
+//! CREATE), as the contracts' README asks; deploying onto an address that
+//! holds a balance is allowed (only code or a nonce collide). The deployer,
+//! the relayers and [`SIDECHAIN_GAS_USERS`] get a small float for gas: that
+//! coin is unbacked on L1, so solvency is checked on the bridge's balance
+//! (native coin out of the bridge == ETH locked on L1), never on totals.
+
+use std::{
+    fs::File,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718 as _;
+use alloy_primitives::{Address, Bytes, TxKind, U256, hex};
+use alloy_signer::SignerSync as _;
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{SolCall, SolConstructor as _};
+use eyre::{Context as _, bail, eyre};
+use outrigger_bridge::contracts::{L1Bridge, SidechainBridge};
+use outrigger_execution::genesis::dev_genesis;
+use serde_json::{Value, json};
+
+use crate::{
+    anvil::AnvilProcess,
+    key,
+    node_process::{NodeProcess, free_addr, http_get, outrigger_binary, quantity, rpc},
+};
+
+/// Chain id of the test sidechain.
+pub const SIDECHAIN_ID: u64 = 1337;
+/// anvil's chain id.
+pub const L1_ID: u64 = 31337;
+/// The native coin the `SidechainBridge` holds at genesis: 1e9 ETH.
+pub fn native_supply() -> U256 {
+    ether(1_000_000_000)
+}
+/// Keys funded for gas on the sidechain at genesis besides deployer and relayers.
+pub const SIDECHAIN_GAS_USERS: [u8; 2] = [21, 22];
+/// Password of the relayers' keystores.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// `n` ether in wei.
+pub fn ether(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+alloy_sol_types::sol! {
+    /// A plain ERC20 with a public mint (contracts/test/mocks/Tokens.sol),
+    /// compiled by `scripts/contracts.sh` into contracts/out; its creation
+    /// code is committed in tests/fixtures/MockERC20.json.
+    contract MockERC20 {
+        constructor(string name_, string symbol_);
+        function mint(address to, uint256 amount) external;
+        function balanceOf(address) external view returns (uint256);
+        function totalSupply() external view returns (uint256);
+    }
+}
+
+fn mock_erc20_code() -> eyre::Result<Vec<u8>> {
+    let artifact: Value = serde_json::from_str(include_str!("../fixtures/MockERC20.json"))?;
+    let code = artifact["bytecode"]
+        .as_str()
+        .ok_or_else(|| eyre!("MockERC20.json has no bytecode"))?;
+    Ok(hex::decode(code)?)
+}
+
+/// Signs and sends a transaction (a CREATE when `to` is `None`) and waits for
+/// its successful receipt.
+pub fn send_tx(
+    addr: SocketAddr,
+    chain_id: u64,
+    signer: &PrivateKeySigner,
+    to: Option<Address>,
+    input: Vec<u8>,
+    value: U256,
+) -> eyre::Result<Value> {
+    let from = signer.address();
+    let mut call = json!({"from": from, "input": Bytes::from(input.clone()), "value": value});
+    if let Some(to) = to {
+        call["to"] = json!(to);
+    }
+    let estimate = quantity(&rpc(addr, "eth_estimateGas", json!([call]))?)?;
+    let nonce = quantity(&rpc(
+        addr,
+        "eth_getTransactionCount",
+        json!([from, "latest"]),
+    )?)?;
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: estimate * 3 / 2 + 50_000,
+        max_fee_per_gas: 50_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: to.map_or(TxKind::Create, TxKind::Call),
+        value,
+        access_list: Default::default(),
+        input: input.into(),
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash())?;
+    let raw = Bytes::from(TxEnvelope::from(tx.into_signed(signature)).encoded_2718());
+    let hash = rpc(addr, "eth_sendRawTransaction", json!([raw]))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let receipt = rpc(addr, "eth_getTransactionReceipt", json!([hash]))?;
+        if !receipt.is_null() {
+            if receipt["status"] != "0x1" {
+                bail!("transaction {hash} reverted: {receipt}");
+            }
+            return Ok(receipt);
+        }
+        if Instant::now() > deadline {
+            bail!("transaction {hash} not mined within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `eth_call` of a `sol!` call at the latest block.
+pub fn call<C: SolCall>(addr: SocketAddr, to: Address, call: &C) -> eyre::Result<C::Return> {
+    let out = rpc(
+        addr,
+        "eth_call",
+        json!([{"to": to, "input": Bytes::from(call.abi_encode())}, "latest"]),
+    )?;
+    let bytes: Bytes = serde_json::from_value(out)?;
+    Ok(C::abi_decode_returns(&bytes)?)
+}
+
+/// Native balance.
+pub fn balance(addr: SocketAddr, who: Address) -> eyre::Result<U256> {
+    Ok(serde_json::from_value(rpc(
+        addr,
+        "eth_getBalance",
+        json!([who, "latest"]),
+    )?)?)
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, failing after `timeout`.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> eyre::Result<Option<T>>,
+) -> eyre::Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(error) if Instant::now() > deadline => return Err(error),
+            Err(_) => {}
+        }
+        if Instant::now() > deadline {
+            bail!("{what}: not within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How the relayers decide L1 finality in a test.
+#[derive(Debug, Clone, Copy)]
+pub enum L1Finality {
+    /// anvil's `finalized` tag (head − 2 with `--slots-in-an-epoch 1`).
+    Finalized,
+    /// head − depth.
+    Confirmations(u64),
+}
+
+/// A relayer process.
+pub struct RelayerProcess {
+    child: Option<Child>,
+    /// Its config file.
+    pub config: PathBuf,
+    /// Its metrics address.
+    pub metrics: SocketAddr,
+    /// Its address.
+    pub address: Address,
+    log: PathBuf,
+}
+
+impl RelayerProcess {
+    /// Starts (or restarts) `outrigger relayer --config ..`.
+    pub fn start(&mut self) -> eyre::Result<()> {
+        assert!(self.child.is_none(), "relayer already running");
+        let out = File::options().create(true).append(true).open(&self.log)?;
+        let child = Command::new(outrigger_binary())
+            .arg("relayer")
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .wrap_err("spawning the relayer")?;
+        self.child = Some(child);
+        wait_for("relayer metrics", Duration::from_secs(30), || {
+            Ok(http_get(self.metrics, "/metrics").ok().map(|_| ()))
+        })
+        .map_err(|e| eyre!("{e}:\n{}", self.output()))
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether it runs.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Its log so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its metrics text.
+    pub fn metrics_text(&self) -> eyre::Result<String> {
+        Ok(http_get(self.metrics, "/metrics")?.1)
+    }
+
+    /// The value of one sample line (`name{labels}`), if exported.
+    pub fn metric(&self, sample: &str) -> eyre::Result<Option<f64>> {
+        Ok(self.metrics_text()?.lines().find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == sample).then(|| value.parse().ok()).flatten()
+        }))
+    }
+}
+
+impl Drop for RelayerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Everything of one bridge test.
+pub struct BridgeEnv {
+    /// Scratch dir (logs, keystores, configs, data).
+    pub dir: tempfile::TempDir,
+    /// The L1.
+    pub anvil: AnvilProcess,
+    /// The sidechain.
+    pub node: NodeProcess,
+    /// L1 bridge.
+    pub l1_bridge: Address,
+    /// Sidechain bridge.
+    pub sidechain_bridge: Address,
+    /// An L1 ERC20 listed on both bridges.
+    pub token: Address,
+    /// The relayers, sorted by address.
+    pub relayers: Vec<RelayerProcess>,
+    /// Relayer keys, in the same order.
+    pub relayer_keys: Vec<PrivateKeySigner>,
+    /// Signatures/votes needed.
+    pub threshold: usize,
+    /// Config for `outrigger bridge` commands.
+    pub client_config: PathBuf,
+}
+
+/// The deployer on both chains.
+pub fn deployer() -> PrivateKeySigner {
+    key(1)
+}
+
+impl BridgeEnv {
+    /// Starts anvil with `anvil_args`, the sidechain, deploys both bridges
+    /// and starts `n` relayers with `threshold`.
+    pub fn start(
+        anvil_args: &[&str],
+        finality: L1Finality,
+        n: u8,
+        threshold: usize,
+        relayer_extra: &str,
+    ) -> eyre::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("outrigger-bridge-")
+            .tempdir()?;
+        let anvil = AnvilProcess::start(anvil_args, dir.path())?;
+        let deployer = deployer();
+        let mut relayer_keys: Vec<PrivateKeySigner> = (0..n).map(|i| key(11 + i)).collect();
+        relayer_keys.sort_by_key(|k| k.address());
+        let relayer_addresses: Vec<Address> = relayer_keys.iter().map(|k| k.address()).collect();
+
+        // L1: fund, then MockERC20 (nonce 0), L1Bridge (1), initialize (2).
+        for who in [deployer.address()]
+            .into_iter()
+            .chain(relayer_addresses.iter().copied())
+            .chain(SIDECHAIN_GAS_USERS.iter().map(|&k| key(k).address()))
+        {
+            rpc(anvil.rpc, "anvil_setBalance", json!([who, ether(1_000)]))?;
+        }
+        let l1_nonce = quantity(&rpc(
+            anvil.rpc,
+            "eth_getTransactionCount",
+            json!([deployer.address(), "latest"]),
+        )?)?;
+        let token = deployer.address().create(l1_nonce);
+        let l1_bridge = deployer.address().create(l1_nonce + 1);
+        let sidechain_bridge = deployer.address().create(0);
+
+        // The sidechain: genesis with the bridge's native supply, then deploy.
+        let mut funded = vec![
+            (sidechain_bridge, native_supply()),
+            (deployer.address(), ether(1_000)),
+        ];
+        funded.extend(relayer_addresses.iter().map(|a| (*a, ether(100))));
+        funded.extend(
+            SIDECHAIN_GAS_USERS
+                .iter()
+                .map(|&k| (key(k).address(), ether(10))),
+        );
+        let file = dev_genesis(SIDECHAIN_ID, 30_000_000, &funded);
+        let mut genesis = serde_json::to_value(&file.genesis)?;
+        genesis["outrigger"] = serde_json::to_value(&file.outrigger)?;
+        let genesis_path = dir.path().join("sidechain-genesis.json");
+        std::fs::write(&genesis_path, genesis.to_string())?;
+        let node = NodeProcess::start(
+            &[
+                "--dev",
+                "--genesis",
+                genesis_path.to_str().ok_or_else(|| eyre!("path"))?,
+                "--block-time-ms",
+                "200",
+            ],
+            dir.path(),
+        )?;
+
+        let mut code = mock_erc20_code()?;
+        code.extend(
+            MockERC20::constructorCall {
+                name_: "Test Token".into(),
+                symbol_: "TT".into(),
+            }
+            .abi_encode(),
+        );
+        let receipt = send_tx(anvil.rpc, L1_ID, &deployer, None, code, U256::ZERO)?;
+        assert_eq!(receipt["contractAddress"], json!(token));
+        let receipt = send_tx(
+            anvil.rpc,
+            L1_ID,
+            &deployer,
+            None,
+            L1Bridge::BYTECODE.to_vec(),
+            U256::ZERO,
+        )?;
+        assert_eq!(receipt["contractAddress"], json!(l1_bridge));
+        let receipt = send_tx(
+            node.rpc,
+            SIDECHAIN_ID,
+            &deployer,
+            None,
+            SidechainBridge::BYTECODE.to_vec(),
+            U256::ZERO,
+        )?;
+        assert_eq!(receipt["contractAddress"], json!(sidechain_bridge));
+
+        let listing = |token: Address, name: &str, symbol: &str| L1Bridge::TokenListing {
+            token,
+            homeL1: true,
+            config: L1Bridge::TokenConfig {
+                enabled: true,
+                minAmount: U256::from(1),
+                maxAmount: ether(1_000_000),
+                dailyLimit: ether(100_000_000),
+                delayThreshold: ether(1_000_000),
+            },
+            metadata: L1Bridge::TokenMetadata {
+                name: name.into(),
+                symbol: symbol.into(),
+                decimals: 18,
+            },
+        };
+        let params = |remote_chain: u64, remote: Address| L1Bridge::InitParams {
+            governance: key(2).address(),
+            guardian: key(3).address(),
+            governanceDelay: U256::from(3600),
+            transferDelay: U256::from(600),
+            remoteChainId: U256::from(remote_chain),
+            remoteBridge: remote,
+            relayers: relayer_addresses.clone(),
+            threshold: U256::from(threshold),
+            tokens: vec![
+                listing(Address::ZERO, "", ""),
+                listing(token, "Test Token", "TT"),
+            ],
+        };
+        send_tx(
+            anvil.rpc,
+            L1_ID,
+            &deployer,
+            Some(l1_bridge),
+            L1Bridge::initializeCall {
+                p: params(SIDECHAIN_ID, sidechain_bridge),
+            }
+            .abi_encode(),
+            U256::ZERO,
+        )?;
+        // The sidechain binding's InitParams is the same ABI type.
+        let init = L1Bridge::initializeCall {
+            p: params(L1_ID, l1_bridge),
+        }
+        .abi_encode();
+        send_tx(
+            node.rpc,
+            SIDECHAIN_ID,
+            &deployer,
+            Some(sidechain_bridge),
+            init,
+            U256::ZERO,
+        )?;
+
+        let (finality, confirmations) = match finality {
+            L1Finality::Finalized => ("finalized", 1),
+            L1Finality::Confirmations(depth) => ("confirmations", depth),
+        };
+        let chains = format!(
+            "[l1]\nrpc_urls = [\"http://{}\"]\nchain_id = {L1_ID}\nbridge = \"{l1_bridge}\"\nfinality = \"{finality}\"\nconfirmations = {confirmations}\nrpc_timeout_ms = 2000\n\n[sidechain]\nrpc_urls = [\"http://{}\"]\nchain_id = {SIDECHAIN_ID}\nbridge = \"{sidechain_bridge}\"\nrpc_timeout_ms = 2000\n",
+            anvil.rpc, node.rpc
+        );
+        let client_config = dir.path().join("bridge.toml");
+        std::fs::write(&client_config, &chains)?;
+        std::fs::write(dir.path().join("password"), format!("{PASSWORD}\n"))?;
+        let mut relayers = Vec::new();
+        let dead_url = free_addr();
+        for (i, signer) in relayer_keys.iter().enumerate() {
+            let name = format!("relayer{i}");
+            PrivateKeySigner::encrypt_keystore(
+                dir.path(),
+                &mut rand08::thread_rng(),
+                signer.to_bytes(),
+                PASSWORD,
+                Some(&format!("{name}.json")),
+            )?;
+            let metrics = free_addr();
+            let config = dir.path().join(format!("{name}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "data_dir = \"{name}-data\"\nkeystore = \"{name}.json\"\npassword_file = \"password\"\nmetrics_addr = \"{metrics}\"\npoll_interval_ms = 200\nbackoff_max_ms = 2000\nsolvency_tokens = [\"{token}\"]\nsidechain_native_supply = \"{}\"\n{relayer_extra}\n{}\n[submit]\nfinalize_fallback_ms = 3000\nreprice_after_ms = 5000\n",
+                    native_supply(),
+                    // A dead first L1 URL: every relayer fails over.
+                    chains.replace(
+                        &format!("rpc_urls = [\"http://{}\"]", anvil.rpc),
+                        &format!(
+                            "rpc_urls = [\"http://{dead_url}\", \"http://{}\"]",
+                            anvil.rpc
+                        )
+                    )
+                ),
+            )?;
+            let mut process = RelayerProcess {
+                child: None,
+                config,
+                metrics,
+                address: signer.address(),
+                log: dir.path().join(format!("{name}.log")),
+            };
+            process.start()?;
+            relayers.push(process);
+        }
+        Ok(Self {
+            dir,
+            anvil,
+            node,
+            l1_bridge,
+            sidechain_bridge,
+            token,
+            relayers,
+            relayer_keys,
+            threshold,
+            client_config,
+        })
+    }
+
+    /// Mints the L1 token to `to`.
+    pub fn mint_l1_token(&self, to: Address, amount: U256) -> eyre::Result<()> {
+        send_tx(
+            self.anvil.rpc,
+            L1_ID,
+            &deployer(),
+            Some(self.token),
+            MockERC20::mintCall { to, amount }.abi_encode(),
+            U256::ZERO,
+        )?;
+        Ok(())
+    }
+
+    /// Runs `outrigger bridge --config .. ARGS` with `key` in an env var.
+    pub fn bridge_cli(&self, key: &PrivateKeySigner, args: &[&str]) -> eyre::Result<String> {
+        let output: Output = Command::new(outrigger_binary())
+            .arg("bridge")
+            .arg("--config")
+            .arg(&self.client_config)
+            .args(args)
+            .env("TEST_USER_KEY", hex::encode(key.to_bytes()))
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if !output.status.success() {
+            bail!("outrigger bridge {args:?} failed:\n{text}");
+        }
+        Ok(text)
+    }
+
+    /// The sidechain twin of the L1 token (zero before its first deposit).
+    pub fn bridged_token(&self) -> eyre::Result<Address> {
+        call(
+            self.node.rpc,
+            self.sidechain_bridge,
+            &SidechainBridge::bridgedTokenCall {
+                token: self.token,
+                homeL1: true,
+            },
+        )
+    }
+
+    /// ERC20 balance of `who` at `token` on the chain at `addr`.
+    pub fn token_balance(addr: SocketAddr, token: Address, who: Address) -> eyre::Result<U256> {
+        if token == Address::ZERO {
+            return Ok(U256::ZERO);
+        }
+        call(addr, token, &MockERC20::balanceOfCall(who))
+    }
+
+    /// ERC20 total supply.
+    pub fn token_supply(addr: SocketAddr, token: Address) -> eyre::Result<U256> {
+        if token == Address::ZERO {
+            return Ok(U256::ZERO);
+        }
+        call(addr, token, &MockERC20::totalSupplyCall {})
+    }
+
+    /// `incoming(nonce).status` on the sidechain (deposits) or L1 (withdrawals).
+    pub fn incoming_status(&self, on_l1: bool, nonce: u64) -> eyre::Result<u8> {
+        Ok(if on_l1 {
+            call(
+                self.anvil.rpc,
+                self.l1_bridge,
+                &L1Bridge::incomingCall(U256::from(nonce)),
+            )?
+            .status
+        } else {
+            call(
+                self.node.rpc,
+                self.sidechain_bridge,
+                &SidechainBridge::incomingCall(U256::from(nonce)),
+            )?
+            .status
+        })
+    }
+
+    /// Logs of `topic0` at `address` on the chain at `addr`.
+    pub fn logs(
+        addr: SocketAddr,
+        address: Address,
+        topic0: alloy_primitives::B256,
+    ) -> eyre::Result<Vec<Value>> {
+        let logs = rpc(
+            addr,
+            "eth_getLogs",
+            json!([{"address": address, "fromBlock": "0x0", "toBlock": "latest", "topics": [topic0]}]),
+        )?;
+        Ok(logs.as_array().cloned().unwrap_or_default())
+    }
+
+    /// Where the scratch files are.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Every relayer's log, for failure messages.
+    pub fn relayer_logs(&self) -> String {
+        self.relayers
+            .iter()
+            .map(|r| format!("--- relayer {} ---\n{}", r.address, tail(&r.output(), 40)))
+            .collect()
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
