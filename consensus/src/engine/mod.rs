@@ -165,8 +165,12 @@ enum Internal {
 
 /// Capacity of the engine's internal channel.
 const INTERNAL_CHANNEL: usize = 1024;
-/// Gossip messages published again on a rebroadcast: the newest few.
-const REBROADCAST_MESSAGES: usize = 6;
+/// Gossip messages published again on a rebroadcast: all this validator
+/// signed at the height (the WAL keeps at most this many). Not just the
+/// newest: a peer that restarted has lost the prevotes of earlier rounds,
+/// and without the polka of a proposal's valid round it cannot accept the
+/// proposal (Alg. 1, line 28), so the height could stall.
+const REBROADCAST_MESSAGES: usize = crate::wal::MESSAGES_MAX;
 
 /// Starts the engine on the chain's head.
 pub fn spawn(
