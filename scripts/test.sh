@@ -55,6 +55,10 @@ step "finality benchmark (tiny)"
 step "bridge contracts"
 ./scripts/contracts.sh
 
+# deploy/: compose file, Prometheus config and alert rules, dashboard, systemd units.
+step "deploy checks"
+./scripts/deploy_check.sh
+
 step "cargo nextest run"
 cargo nextest run --workspace --locked --no-fail-fast
 
