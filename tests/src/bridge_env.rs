@@ -1,7 +1,9 @@
 //! A whole bridge on loopback for end-to-end tests: anvil as the L1, a
-//! single-validator `outrigger node --dev` as the sidechain, both bridges
+//! chain of validator processes ([`TestNet`]) as the sidechain, both bridges
 //! deployed and initialised from the committed artifacts, and N relayer
-//! processes (`outrigger relayer`) with their keystores and configs.
+//! processes (`outrigger relayer`) with their keystores and configs. Each
+//! relayer talks to its own validator's RPC (with the next one as failover),
+//! so the relayers do not share one sidechain node.
 //!
 //! The sidechain's native supply: the genesis gives [`NATIVE_SUPPLY`] to the
 //! address the `SidechainBridge` will be deployed at (the deployer's first
@@ -27,13 +29,13 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolConstructor as _};
 use eyre::{Context as _, bail, eyre};
 use outrigger_bridge::contracts::{L1Bridge, SidechainBridge};
-use outrigger_execution::genesis::dev_genesis;
 use serde_json::{Value, json};
 
 use crate::{
     anvil::AnvilProcess,
     key,
-    node_process::{NodeProcess, free_addr, http_get, outrigger_binary, quantity, rpc},
+    node_process::{free_addr, http_get, outrigger_binary, quantity, rpc},
+    testnet::TestNet,
 };
 
 /// Chain id of the test sidechain.
@@ -249,14 +251,46 @@ impl Drop for RelayerProcess {
     }
 }
 
+/// The shape of one bridge test's system.
+#[derive(Debug, Clone, Copy)]
+pub struct BridgeSetup<'a> {
+    /// Arguments for anvil.
+    pub anvil_args: &'a [&'a str],
+    /// How relayers decide L1 finality.
+    pub finality: L1Finality,
+    /// Sidechain validator processes.
+    pub validators: usize,
+    /// Relayer processes.
+    pub relayers: u8,
+    /// Relayer signatures (and votes) needed.
+    pub threshold: usize,
+    /// Extra top-level lines for every relayer config.
+    pub relayer_extra: &'a str,
+}
+
+impl Default for BridgeSetup<'_> {
+    /// The system: 4 validators, 4 relayers with threshold 3, L1
+    /// finality from anvil's `finalized` tag.
+    fn default() -> Self {
+        Self {
+            anvil_args: &[],
+            finality: L1Finality::Finalized,
+            validators: 4,
+            relayers: 4,
+            threshold: 3,
+            relayer_extra: "",
+        }
+    }
+}
+
 /// Everything of one bridge test.
 pub struct BridgeEnv {
     /// Scratch dir (logs, keystores, configs, data).
     pub dir: tempfile::TempDir,
     /// The L1.
     pub anvil: AnvilProcess,
-    /// The sidechain.
-    pub node: NodeProcess,
+    /// The sidechain's validators.
+    pub sidechain: TestNet,
     /// L1 bridge.
     pub l1_bridge: Address,
     /// Sidechain bridge.
@@ -279,15 +313,17 @@ pub fn deployer() -> PrivateKeySigner {
 }
 
 impl BridgeEnv {
-    /// Starts anvil with `anvil_args`, the sidechain, deploys both bridges
-    /// and starts `n` relayers with `threshold`.
-    pub fn start(
-        anvil_args: &[&str],
-        finality: L1Finality,
-        n: u8,
-        threshold: usize,
-        relayer_extra: &str,
-    ) -> eyre::Result<Self> {
+    /// Starts anvil, the sidechain, deploys both bridges and starts the
+    /// relayers, as `setup` says.
+    pub fn start(setup: BridgeSetup<'_>) -> eyre::Result<Self> {
+        let BridgeSetup {
+            anvil_args,
+            finality,
+            validators,
+            relayers: n,
+            threshold,
+            relayer_extra,
+        } = setup;
         let dir = tempfile::Builder::new()
             .prefix("outrigger-bridge-")
             .tempdir()?;
@@ -325,21 +361,18 @@ impl BridgeEnv {
                 .iter()
                 .map(|&k| (key(k).address(), ether(10))),
         );
-        let file = dev_genesis(SIDECHAIN_ID, 30_000_000, &funded);
-        let mut genesis = serde_json::to_value(&file.genesis)?;
-        genesis["outrigger"] = serde_json::to_value(&file.outrigger)?;
-        let genesis_path = dir.path().join("sidechain-genesis.json");
-        std::fs::write(&genesis_path, genesis.to_string())?;
-        let node = NodeProcess::start(
-            &[
-                "--dev",
-                "--genesis",
-                genesis_path.to_str().ok_or_else(|| eyre!("path"))?,
-                "--block-time-ms",
-                "200",
-            ],
-            dir.path(),
-        )?;
+        let sidechain =
+            TestNet::start_with(&dir.path().join("sidechain"), validators, 200, |genesis| {
+                genesis["config"]["chainId"] = SIDECHAIN_ID.into();
+                let alloc = genesis["alloc"]
+                    .as_object_mut()
+                    .ok_or_else(|| eyre!("the genesis has no alloc"))?;
+                for (address, balance) in &funded {
+                    alloc.insert(address.to_string(), json!({ "balance": balance }));
+                }
+                Ok(())
+            })?;
+        let sidechain_rpc = sidechain.node(0).rpc;
 
         let mut code = mock_erc20_code()?;
         code.extend(
@@ -361,7 +394,7 @@ impl BridgeEnv {
         )?;
         assert_eq!(receipt["contractAddress"], json!(l1_bridge));
         let receipt = send_tx(
-            node.rpc,
+            sidechain_rpc,
             SIDECHAIN_ID,
             &deployer,
             None,
@@ -417,7 +450,7 @@ impl BridgeEnv {
         }
         .abi_encode();
         send_tx(
-            node.rpc,
+            sidechain_rpc,
             SIDECHAIN_ID,
             &deployer,
             Some(sidechain_bridge),
@@ -429,12 +462,18 @@ impl BridgeEnv {
             L1Finality::Finalized => ("finalized", 1),
             L1Finality::Confirmations(depth) => ("confirmations", depth),
         };
-        let chains = format!(
-            "[l1]\nrpc_urls = [\"http://{}\"]\nchain_id = {L1_ID}\nbridge = \"{l1_bridge}\"\nfinality = \"{finality}\"\nconfirmations = {confirmations}\nrpc_timeout_ms = 2000\n\n[sidechain]\nrpc_urls = [\"http://{}\"]\nchain_id = {SIDECHAIN_ID}\nbridge = \"{sidechain_bridge}\"\nrpc_timeout_ms = 2000\n",
-            anvil.rpc, node.rpc
-        );
+        // Sidechain RPC URLs: a validator's own, then the next one's.
+        let chains = |first: usize| {
+            let url = |i: usize| format!("\"http://{}\"", sidechain.node(i % validators).rpc);
+            format!(
+                "[l1]\nrpc_urls = [\"http://{}\"]\nchain_id = {L1_ID}\nbridge = \"{l1_bridge}\"\nfinality = \"{finality}\"\nconfirmations = {confirmations}\nrpc_timeout_ms = 2000\n\n[sidechain]\nrpc_urls = [{}, {}]\nchain_id = {SIDECHAIN_ID}\nbridge = \"{sidechain_bridge}\"\nrpc_timeout_ms = 2000\n",
+                anvil.rpc,
+                url(first),
+                url(first + 1)
+            )
+        };
         let client_config = dir.path().join("bridge.toml");
-        std::fs::write(&client_config, &chains)?;
+        std::fs::write(&client_config, chains(0))?;
         std::fs::write(dir.path().join("password"), format!("{PASSWORD}\n"))?;
         let mut relayers = Vec::new();
         let dead_url = free_addr();
@@ -455,7 +494,7 @@ impl BridgeEnv {
                     "data_dir = \"{name}-data\"\nkeystore = \"{name}.json\"\npassword_file = \"password\"\nmetrics_addr = \"{metrics}\"\npoll_interval_ms = 200\nbackoff_max_ms = 2000\nsolvency_tokens = [\"{token}\"]\nsidechain_native_supply = \"{}\"\n{relayer_extra}\n{}\n[submit]\nfinalize_fallback_ms = 3000\nreprice_after_ms = 5000\n",
                     native_supply(),
                     // A dead first L1 URL: every relayer fails over.
-                    chains.replace(
+                    chains(i).replace(
                         &format!("rpc_urls = [\"http://{}\"]", anvil.rpc),
                         &format!(
                             "rpc_urls = [\"http://{dead_url}\", \"http://{}\"]",
@@ -477,7 +516,7 @@ impl BridgeEnv {
         Ok(Self {
             dir,
             anvil,
-            node,
+            sidechain,
             l1_bridge,
             sidechain_bridge,
             token,
@@ -524,7 +563,7 @@ impl BridgeEnv {
     /// The sidechain twin of the L1 token (zero before its first deposit).
     pub fn bridged_token(&self) -> eyre::Result<Address> {
         call(
-            self.node.rpc,
+            self.sidechain_rpc(),
             self.sidechain_bridge,
             &SidechainBridge::bridgedTokenCall {
                 token: self.token,
@@ -560,7 +599,7 @@ impl BridgeEnv {
             .status
         } else {
             call(
-                self.node.rpc,
+                self.sidechain_rpc(),
                 self.sidechain_bridge,
                 &SidechainBridge::incomingCall(U256::from(nonce)),
             )?
@@ -580,6 +619,12 @@ impl BridgeEnv {
             json!([{"address": address, "fromBlock": "0x0", "toBlock": "latest", "topics": [topic0]}]),
         )?;
         Ok(logs.as_array().cloned().unwrap_or_default())
+    }
+
+    /// The RPC of the first running sidechain node.
+    pub fn sidechain_rpc(&self) -> SocketAddr {
+        let first = self.sidechain.running()[0];
+        self.sidechain.node(first).rpc
     }
 
     /// Where the scratch files are.

@@ -90,6 +90,18 @@ impl TestNet {
     /// Makes a chain of `validators` in `root` with `block_time_ms` between
     /// blocks and starts every validator.
     pub fn start(root: &Path, validators: usize, block_time_ms: u64) -> eyre::Result<Self> {
+        Self::start_with(root, validators, block_time_ms, |_| Ok(()))
+    }
+
+    /// As [`TestNet::start`], with `edit` applied to the genesis JSON that
+    /// `outrigger genesis new` wrote (more accounts, another gas limit)
+    /// before any node is initialised from it.
+    pub fn start_with(
+        root: &Path,
+        validators: usize,
+        block_time_ms: u64,
+        edit: impl FnOnce(&mut Value) -> eyre::Result<()>,
+    ) -> eyre::Result<Self> {
         let stdout = run(&[
             "genesis",
             "new",
@@ -106,6 +118,10 @@ impl TestNet {
         if peer_ids.len() != validators {
             bail!("genesis new printed {} peer ids:\n{stdout}", peer_ids.len());
         }
+        let genesis_path = root.join("genesis.json");
+        let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(&genesis_path)?)?;
+        edit(&mut genesis)?;
+        std::fs::write(&genesis_path, serde_json::to_string_pretty(&genesis)?)?;
         let mut net = Self {
             root: root.to_path_buf(),
             members: Vec::new(),

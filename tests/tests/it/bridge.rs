@@ -1,6 +1,6 @@
-//! The bridge end to end: anvil as the L1, a dev sidechain node, both
-//! bridges deployed, three `outrigger relayer` processes with threshold 2,
-//! and users driving `outrigger bridge …`.
+//! The bridge end to end: anvil as the L1, a sidechain of four validator
+//! processes, both bridges deployed, four `outrigger relayer` processes with
+//! threshold 3, and users driving `outrigger bridge …`.
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +10,8 @@ use alloy_sol_types::{SolCall as _, SolEvent as _};
 use outrigger_bridge::contracts::{self, L1Bridge, SidechainBridge};
 use outrigger_tests::{
     bridge_env::{
-        BridgeEnv, L1_ID, L1Finality, SIDECHAIN_ID, balance, call, ether, native_supply, send_tx,
-        wait_for,
+        BridgeEnv, BridgeSetup, L1_ID, L1Finality, SIDECHAIN_ID, balance, call, ether,
+        native_supply, send_tx, wait_for,
     },
     key,
     node_process::{quantity, rpc},
@@ -45,7 +45,7 @@ fn executed_nonces(env: &BridgeEnv, on_l1: bool) -> Vec<u64> {
     let (addr, bridge) = if on_l1 {
         (env.anvil.rpc, env.l1_bridge)
     } else {
-        (env.node.rpc, env.sidechain_bridge)
+        (env.sidechain_rpc(), env.sidechain_bridge)
     };
     let mut nonces: Vec<u64> =
         BridgeEnv::logs(addr, bridge, L1Bridge::TransferExecuted::SIGNATURE_HASH)
@@ -58,18 +58,16 @@ fn executed_nonces(env: &BridgeEnv, on_l1: bool) -> Vec<u64> {
 }
 
 /// ETH and an ERC20 cross both ways with the exact amounts; a forging
-/// relayer achieves nothing alone; with two of three relayers killed,
-/// transfers wait, and complete once one is back (kill -9 and restart:
-/// exactly once); anyone can finish a withdrawal; solvency adds up.
+/// relayer achieves nothing alone; with two of four relayers killed (two
+/// votes, threshold 3), transfers wait, and complete once one is back
+/// (kill -9 and restart: exactly once), through a validator crash too;
+/// anyone can finish a withdrawal; solvency adds up.
 #[test]
 fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
-    let mut env = BridgeEnv::start(
-        &["--block-time", "1", "--slots-in-an-epoch", "1"],
-        L1Finality::Finalized,
-        3,
-        2,
-        "",
-    )
+    let mut env = BridgeEnv::start(BridgeSetup {
+        anvil_args: &["--block-time", "1", "--slots-in-an-epoch", "1"],
+        ..BridgeSetup::default()
+    })
     .unwrap();
     let user = key(21);
     let holder = key(31); // receives on the sidechain, withdraws back
@@ -124,7 +122,7 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
         if final_at.is_none() && l1_finalized(&env)? >= eth_block {
             final_at = Some(Instant::now());
         }
-        Ok((balance(env.node.rpc, holder.address())? == ether(2)).then_some(()))
+        Ok((balance(env.sidechain_rpc(), holder.address())? == ether(2)).then_some(()))
     })
     .map_err(|e| eyre::eyre!("{e}\n{}", env.relayer_logs()))
     .unwrap();
@@ -136,15 +134,30 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
     let bridged = wait_for("the token deposit on the sidechain", ARRIVAL, || {
         let bridged = env.bridged_token()?;
         Ok(
-            (BridgeEnv::token_balance(env.node.rpc, bridged, holder.address())? == ether(100))
-                .then_some(bridged),
+            (BridgeEnv::token_balance(env.sidechain_rpc(), bridged, holder.address())?
+                == ether(100))
+            .then_some(bridged),
         )
     })
     .unwrap();
 
     // A forging relayer: a vote for a deposit that never happened, and a
-    // withdrawal signed only by itself. Neither gets anywhere.
+    // withdrawal signed only by itself. Neither gets anywhere. Its process
+    // is stopped while the test forges with its key, so that the two do
+    // not race for the account's nonces, and comes back afterwards.
+    env.relayers[0].kill9();
     let forger = &env.relayer_keys[0];
+    wait_for("the forger's transactions mined", ARRIVAL, || {
+        let count = |tag: &str| {
+            quantity(&rpc(
+                env.sidechain_rpc(),
+                "eth_getTransactionCount",
+                json!([forger.address(), tag]),
+            )?)
+        };
+        Ok((count("latest")? == count("pending")?).then_some(()))
+    })
+    .unwrap();
     let thief = Address::repeat_byte(0x66);
     let forged = contracts::SidechainBridge::DepositMessage {
         nonce: U256::from(99),
@@ -155,7 +168,7 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
         amount: ether(500),
     };
     send_tx(
-        env.node.rpc,
+        env.sidechain_rpc(),
         SIDECHAIN_ID,
         forger,
         Some(env.sidechain_bridge),
@@ -200,10 +213,14 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
         refused.is_err(),
         "L1 accepted one relayer's signature: {refused:?}"
     );
+    env.relayers[0].start().unwrap();
 
-    // Two relayers die (kill -9). New transfers wait at one vote/signature.
+    // Two relayers die (kill -9). New transfers wait at two votes/signatures.
+    // So does the validator whose RPC relayer 0 uses first: it fails over,
+    // and the other three validators keep finalizing.
     env.relayers[1].kill9();
     env.relayers[2].kill9();
+    env.sidechain.kill(0);
     let out = env
         .bridge_cli(
             &user,
@@ -251,10 +268,10 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
         )
         .unwrap();
     assert!(out.contains("withdrawal nonce 2"), "{out}");
-    // The live relayer votes and signs; that is all that happens.
+    // The live relayers vote and sign; that is all that happens.
     let votes = || {
         call(
-            env.node.rpc,
+            env.sidechain_rpc(),
             env.sidechain_bridge,
             &SidechainBridge::confirmationsCall {
                 d: contracts::SidechainBridge::DepositMessage {
@@ -268,25 +285,25 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
             },
         )
     };
-    wait_for("the live relayer's vote", ARRIVAL, || {
-        Ok((votes()?.count == U256::from(1)).then_some(()))
+    wait_for("the live relayers' votes", ARRIVAL, || {
+        Ok((votes()?.count == U256::from(2)).then_some(()))
     })
     .unwrap();
-    wait_for("the live relayer's signatures", ARRIVAL, || {
+    wait_for("the live relayers' signatures", ARRIVAL, || {
         let one = env.bridge_cli(&user, &["status", "--withdrawal", "1"])?;
         let two = env.bridge_cli(&user, &["status", "--withdrawal", "2"])?;
-        Ok((one.contains("signatures 1/2") && two.contains("signatures 1/2")).then_some(()))
+        Ok((one.contains("signatures 2/3") && two.contains("signatures 2/3")).then_some(()))
     })
     .unwrap();
     // Past the finality of the late deposit and a finalizer period: still waiting.
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(env.incoming_status(false, late_deposit).unwrap(), 0);
-    assert_eq!(votes().unwrap().count, U256::from(1));
+    assert_eq!(votes().unwrap().count, U256::from(2));
     let status = env
         .bridge_cli(&user, &["status", "--withdrawal", "1"])
         .unwrap();
     assert!(
-        status.contains("not yet executed") && status.contains("signatures 1/2"),
+        status.contains("not yet executed") && status.contains("signatures 2/3"),
         "{status}"
     );
     let out = env.bridge_cli(
@@ -301,7 +318,7 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
     );
     assert!(
         out.as_ref()
-            .is_err_and(|e| e.to_string().contains("1 of 2")),
+            .is_err_and(|e| e.to_string().contains("2 of 3")),
         "{out:?}"
     );
     assert_eq!(balance(env.anvil.rpc, l1_recipient).unwrap(), U256::ZERO);
@@ -309,6 +326,7 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
     // One comes back: everything completes, once.
     let back = Instant::now();
     env.relayers[1].start().unwrap();
+    env.sidechain.restart(0).unwrap();
     wait_for("the withdrawals on L1", ARRIVAL, || {
         Ok(
             (balance(env.anvil.rpc, l1_recipient)? == ether(1) / U256::from(2)
@@ -393,11 +411,11 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
     assert_eq!(executed_nonces(&env, false), vec![1, 2, 3]);
     assert_eq!(executed_nonces(&env, true), vec![1, 2, 3]);
     assert_eq!(env.incoming_status(false, 99).unwrap(), 0, "forged deposit");
-    assert_eq!(balance(env.node.rpc, thief).unwrap(), U256::ZERO);
+    assert_eq!(balance(env.sidechain_rpc(), thief).unwrap(), U256::ZERO);
     let locked_eth = ether(3) - ether(3) / U256::from(4);
     assert_eq!(balance(env.anvil.rpc, env.l1_bridge).unwrap(), locked_eth);
     assert_eq!(
-        balance(env.node.rpc, env.sidechain_bridge).unwrap(),
+        balance(env.sidechain_rpc(), env.sidechain_bridge).unwrap(),
         native_supply() - locked_eth
     );
     assert_eq!(
@@ -405,11 +423,11 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
         ether(60)
     );
     assert_eq!(
-        BridgeEnv::token_supply(env.node.rpc, bridged).unwrap(),
+        BridgeEnv::token_supply(env.sidechain_rpc(), bridged).unwrap(),
         ether(60)
     );
     assert_eq!(
-        BridgeEnv::token_balance(env.node.rpc, bridged, holder.address()).unwrap(),
+        BridgeEnv::token_balance(env.sidechain_rpc(), bridged, holder.address()).unwrap(),
         ether(60)
     );
     assert_eq!(
@@ -417,7 +435,8 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
         ether(900)
     );
     // The relayers export the same solvency.
-    let relayer = &env.relayers[0];
+    // Relayer 3 ran throughout: its counters cover the whole test.
+    let relayer = &env.relayers[3];
     wait_for("solvency metrics", Duration::from_secs(10), || {
         let eth = "token=\"0x0000000000000000000000000000000000000000\"";
         let locked = relayer.metric(&format!("outrigger_bridge_l1_locked{{{eth}}}"))?;
@@ -437,6 +456,10 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
     ] {
         assert!(text.contains(name), "metrics lack {name}:\n{text}");
     }
+    // Every validator, the restarted one too, has the same chain.
+    let head = env.sidechain.head(1).unwrap();
+    env.sidechain.wait_all(head, ARRIVAL).unwrap();
+    env.sidechain.assert_agree(head).unwrap();
     // The relayer never logs its key or password.
     for r in &env.relayers {
         let log = r.output();
@@ -450,7 +473,11 @@ fn bridge_round_trip_exactly_once_through_relayer_crashes_and_forgeries() {
 /// URL is dead, so they also fail over) and comes back: work resumes.
 #[test]
 fn bridge_reorged_deposit_is_never_minted_and_relayers_ride_out_an_l1_outage() {
-    let mut env = BridgeEnv::start(&[], L1Finality::Confirmations(3), 3, 2, "").unwrap();
+    let mut env = BridgeEnv::start(BridgeSetup {
+        finality: L1Finality::Confirmations(3),
+        ..BridgeSetup::default()
+    })
+    .unwrap();
     let user = key(21);
     let gone = Address::repeat_byte(0x51);
     let kept = Address::repeat_byte(0x52);
@@ -476,13 +503,13 @@ fn bridge_reorged_deposit_is_never_minted_and_relayers_ride_out_an_l1_outage() {
     deposit(&env, kept, ether(3));
     rpc(env.anvil.rpc, "anvil_mine", json!(["0x3"])).unwrap();
     wait_for("the surviving deposit", ARRIVAL, || {
-        Ok((balance(env.node.rpc, kept)? == ether(3)).then_some(()))
+        Ok((balance(env.sidechain_rpc(), kept)? == ether(3)).then_some(()))
     })
     .map_err(|e| eyre::eyre!("{e}\n{}", env.relayer_logs()))
     .unwrap();
     rpc(env.anvil.rpc, "anvil_mine", json!(["0x3"])).unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(balance(env.node.rpc, gone).unwrap(), U256::ZERO);
+    assert_eq!(balance(env.sidechain_rpc(), gone).unwrap(), U256::ZERO);
     assert_eq!(executed_nonces(&env, false), vec![1]);
 
     // L1 outage.
@@ -504,7 +531,7 @@ fn bridge_reorged_deposit_is_never_minted_and_relayers_ride_out_an_l1_outage() {
     deposit(&env, after, ether(2));
     rpc(env.anvil.rpc, "anvil_mine", json!(["0x3"])).unwrap();
     wait_for("a deposit after the outage", ARRIVAL, || {
-        Ok((balance(env.node.rpc, after)? == ether(2)).then_some(()))
+        Ok((balance(env.sidechain_rpc(), after)? == ether(2)).then_some(()))
     })
     .map_err(|e| eyre::eyre!("{e}\n{}", env.relayer_logs()))
     .unwrap();
@@ -512,7 +539,7 @@ fn bridge_reorged_deposit_is_never_minted_and_relayers_ride_out_an_l1_outage() {
     assert_eq!(executed_nonces(&env, false), vec![1, 2]);
     assert_eq!(balance(env.anvil.rpc, env.l1_bridge).unwrap(), ether(5));
     assert_eq!(
-        balance(env.node.rpc, env.sidechain_bridge).unwrap(),
+        balance(env.sidechain_rpc(), env.sidechain_bridge).unwrap(),
         native_supply() - ether(5)
     );
 }
