@@ -1,16 +1,12 @@
-//! The relayer's Prometheus metrics, registered once, served as text at
-//! `http://metrics_addr/metrics`.
+//! The relayer's Prometheus metrics, registered once; `outrigger relayer`
+//! serves their text at `http://metrics_addr/metrics` with the node's
+//! metrics server.
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
-
-use http_body_util::Full;
-use hyper::{Request, Response, StatusCode, body::Bytes, service::service_fn};
-use hyper_util::rt::TokioIo;
 use prometheus::{
     Encoder as _, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::sync::watch;
 
 /// Every metric the relayer exports.
 #[derive(Debug)]
@@ -159,56 +155,6 @@ impl RelayerMetrics {
         }
         String::from_utf8_lossy(&buffer).into_owned()
     }
-}
-
-/// Binds `addr` and serves `/metrics` until `shutdown` turns true.
-pub async fn serve(
-    addr: SocketAddr,
-    metrics: Arc<RelayerMetrics>,
-    mut shutdown: watch::Receiver<bool>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    let listener = TcpListener::bind(addr).await?;
-    Ok(tokio::spawn(async move {
-        loop {
-            let (stream, _) = tokio::select! {
-                () = stopped(&mut shutdown) => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        tracing::warn!(target: "relayer", %error, "accepting a metrics connection");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-            };
-            let metrics = metrics.clone();
-            let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                let metrics = metrics.clone();
-                async move {
-                    let (status, body) = if request.uri().path() == "/metrics" {
-                        (StatusCode::OK, metrics.render())
-                    } else {
-                        (
-                            StatusCode::NOT_FOUND,
-                            "metrics are at /metrics\n".to_string(),
-                        )
-                    };
-                    let mut response = Response::new(Full::new(Bytes::from(body)));
-                    *response.status_mut() = status;
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            tokio::spawn(async move {
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(10))
-                    .serve_connection(TokioIo::new(stream), service);
-                if let Err(error) = connection.await {
-                    tracing::debug!(target: "relayer", %error, "metrics connection");
-                }
-            });
-        }
-    }))
 }
 
 /// Resolves once `shutdown` turns true (or its sender is gone).

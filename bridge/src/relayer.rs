@@ -108,7 +108,6 @@ pub type RelayerResult<T> = Result<T, RelayerError>;
 pub struct RelayerHandle {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
-    metrics_task: JoinHandle<()>,
     /// Its metrics.
     pub metrics: Arc<RelayerMetrics>,
 }
@@ -118,11 +117,11 @@ impl RelayerHandle {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
-        let _ = self.metrics_task.await;
     }
 }
 
-/// Opens the queue, binds the metrics address and starts the relayer task.
+/// Opens the queue and starts the relayer task. Serving its metrics is the
+/// caller's (`handle.metrics.render()`).
 pub async fn spawn(
     config: RelayerConfig,
     signer: PrivateKeySigner,
@@ -136,16 +135,12 @@ pub async fn spawn(
     let metrics =
         Arc::new(RelayerMetrics::new().map_err(|e| RelayerError::Metrics(e.to_string()))?);
     let (shutdown, stop) = watch::channel(false);
-    let metrics_task = metrics::serve(config.metrics_addr, metrics.clone(), stop.clone())
-        .await
-        .map_err(|e| RelayerError::Metrics(format!("listening on {}: {e}", config.metrics_addr)))?;
     let relayer = Relayer::new(config, signer, queue, metrics.clone())?;
     info!(target: "relayer", address = %relayer.me, "relayer started");
     let task = tokio::spawn(relayer.run(stop));
     Ok(RelayerHandle {
         shutdown,
         task,
-        metrics_task,
         metrics,
     })
 }

@@ -138,10 +138,20 @@ pub async fn run_relayer(
     let signer = load_keystore(&config.keystore, &password)?;
     drop(password);
     info!(target: "relayer", address = %signer.address(), l1_bridge = %config.l1.chain.bridge, sidechain_bridge = %config.sidechain.bridge, metrics = %config.metrics_addr, "starting the relayer");
+    let listener = crate::metrics::bind(config.metrics_addr).await?;
     let handle = relayer::spawn(config, signer).await?;
+    let (stop_metrics, stopped) = tokio::sync::watch::channel(false);
+    let metrics = handle.metrics.clone();
+    let served = tokio::spawn(crate::metrics::serve(
+        listener,
+        std::sync::Arc::new(move || metrics.render()),
+        stopped,
+    ));
     let signal = shutdown.await;
     info!(target: "relayer", signal, "shutting down");
     handle.shutdown().await;
+    let _ = stop_metrics.send(true);
+    let _ = served.await;
     Ok(())
 }
 

@@ -133,12 +133,12 @@ impl Metrics {
     }
 }
 
+/// What a metrics server serves: the text exposition of a registry (the
+/// node's [`Metrics::render`], or the relayer's).
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Serves `/metrics` on `listener` until `shutdown` turns true.
-pub async fn serve(
-    listener: TcpListener,
-    metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+pub async fn serve(listener: TcpListener, render: Render, mut shutdown: watch::Receiver<bool>) {
     loop {
         let (stream, _) = tokio::select! {
             () = crate::node::stopped(&mut shutdown) => return,
@@ -151,10 +151,10 @@ pub async fn serve(
                 }
             },
         };
-        let metrics = metrics.clone();
+        let render = render.clone();
         let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-            let metrics = metrics.clone();
-            async move { Ok::<_, Infallible>(respond(&metrics, &request)) }
+            let render = render.clone();
+            async move { Ok::<_, Infallible>(respond(&*render, &request)) }
         });
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
@@ -168,13 +168,12 @@ pub async fn serve(
     }
 }
 
-fn respond(metrics: &Metrics, request: &Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+fn respond(
+    render: &(dyn Fn() -> String + Send + Sync),
+    request: &Request<hyper::body::Incoming>,
+) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match request.uri().path() {
-        "/metrics" => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            metrics.render(),
-        ),
+        "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", render()),
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",

@@ -266,9 +266,10 @@ pub async fn launch(
     let metrics_addr = if config.metrics.enabled {
         let listener = crate::metrics::bind(config.metrics.addr).await?;
         let addr = listener.local_addr()?;
+        let served = metrics.clone();
         tasks.push(tokio::spawn(crate::metrics::serve(
             listener,
-            metrics.clone(),
+            Arc::new(move || served.render()),
             shutdown_rx.clone(),
         )));
         info!(target: "node", %addr, "metrics at http://{addr}/metrics");
