@@ -134,12 +134,18 @@ impl Executor {
         gas_cap: u64,
     ) -> Result<CallOutcome, CallError> {
         let mut db = CacheDB::new(store.state_at(header.number)?);
-        let gas = request
+        let gas = self.call_gas(header, request, gas_cap);
+        self.call_with_gas(&mut db, header, request, gas)
+    }
+
+    /// The gas a call runs with: the request's, or by default the block gas
+    /// limit, lowered to `gas_cap` and the fork's transaction cap.
+    pub(crate) fn call_gas(&self, header: &Header, request: &CallRequest, gas_cap: u64) -> u64 {
+        request
             .gas
             .unwrap_or_else(|| self.default_call_gas(header, gas_cap))
             .min(gas_cap)
-            .min(self.tx_gas_cap(header));
-        self.call_with_gas(&mut db, header, request, gas)
+            .min(self.tx_gas_cap(header))
     }
 
     /// Estimates the gas `request` needs on the state after `header`, as geth does:
@@ -261,6 +267,26 @@ impl Executor {
         request: &CallRequest,
         gas: u64,
     ) -> Result<CallOutcome, CallError> {
+        let (env, tx) = self.call_env(&db.db, header, request, gas)?;
+        let caller = tx.caller;
+        let mut evm = EthEvmFactory::default().create_evm(&mut *db, env);
+        let result = match evm.transact_raw(tx) {
+            Ok(result) => result.result,
+            Err(error) => return Err(call_error(error, caller)),
+        };
+        Ok(CallOutcome::from_result(result))
+    }
+
+    /// The environment and transaction of a call message in block
+    /// `header`'s environment, with geth's rules for calls; `db` gives the
+    /// sender's nonce when the request names none.
+    pub(crate) fn call_env(
+        &self,
+        db: &impl revm::database_interface::DatabaseRef<Error = StoreError>,
+        header: &Header,
+        request: &CallRequest,
+        gas: u64,
+    ) -> Result<(alloy_evm::EvmEnv, TxEnv), CallError> {
         let mut env = self.evm_env(header);
         // geth's rules for calls: no nonce check, a contract may be the
         // sender, and the gas may exceed the block's (up to the RPC cap).
@@ -273,8 +299,7 @@ impl Executor {
         let caller = request.from.unwrap_or_default();
         let nonce = match request.nonce {
             Some(nonce) => nonce,
-            None => revm::database_interface::DatabaseRef::basic_ref(&db.db, caller)?
-                .map_or(0, |a| a.nonce),
+            None => db.basic_ref(caller)?.map_or(0, |a| a.nonce),
         };
         let mut builder = TxEnv::builder()
             .caller(caller)
@@ -296,17 +321,23 @@ impl Executor {
         if let Some(authorizations) = &request.authorization_list {
             builder = builder.authorization_list_signed(authorizations.clone());
         }
-        let tx = builder.build_fill();
-        let mut evm = EthEvmFactory::default().create_evm(&mut *db, env);
-        let result = match evm.transact_raw(tx) {
-            Ok(result) => result.result,
-            Err(EVMError::Transaction(invalid)) => {
-                return Err(CallError::Invalid(invalid_message(&invalid, caller)));
-            }
-            Err(EVMError::Database(error)) => return Err(CallError::Store(error)),
-            Err(other) => return Err(CallError::Invalid(other.to_string())),
-        };
-        Ok(match result {
+        Ok((env, builder.build_fill()))
+    }
+}
+
+/// A call's failure to execute at all, in geth's words.
+pub(crate) fn call_error(error: EVMError<StoreError>, caller: Address) -> CallError {
+    match error {
+        EVMError::Transaction(invalid) => CallError::Invalid(invalid_message(&invalid, caller)),
+        EVMError::Database(error) => CallError::Store(error),
+        other => CallError::Invalid(other.to_string()),
+    }
+}
+
+impl CallOutcome {
+    /// How revm's result ended, with geth's words for a halt.
+    pub(crate) fn from_result(result: ExecutionResult) -> Self {
+        match result {
             ExecutionResult::Success {
                 gas, logs, output, ..
             } => CallOutcome::Success {
@@ -322,7 +353,7 @@ impl Executor {
                 reason: halt_message(&reason),
                 gas_used: gas.tx_gas_used(),
             },
-        })
+        }
     }
 }
 

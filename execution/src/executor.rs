@@ -185,7 +185,14 @@ impl Executor {
         })
     }
 
-    fn context<'a>(&self, block: &'a Block) -> EthBlockExecutionCtx<'a> {
+    /// The block executor factory (for tracing, which re-executes blocks).
+    pub(crate) fn factory(
+        &self,
+    ) -> &EthBlockExecutorFactory<AlloyReceiptBuilder, Arc<ChainSpec>, EthEvmFactory> {
+        &self.factory
+    }
+
+    pub(crate) fn context<'a>(&self, block: &'a Block) -> EthBlockExecutionCtx<'a> {
         EthBlockExecutionCtx {
             parent_hash: block.header.parent_hash,
             parent_beacon_block_root: block.header.parent_beacon_block_root,

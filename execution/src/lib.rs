@@ -11,6 +11,8 @@
 //! - [`store`]: RocksDB, one atomic batch per block.
 //! - [`trie`]: the Merkle-Patricia trie, stored by path and updated
 //!   incrementally; proofs for `eth_getProof`.
+//! - [`trace`]: geth-style transaction tracing (`debug_trace*`) and
+//!   `eth_createAccessList`, with revm-inspectors' tracers.
 //! - [`txpool`]: the transaction pool with geth's validation errors.
 
 pub mod block;
@@ -21,6 +23,7 @@ pub mod executor;
 pub mod genesis;
 pub mod state;
 pub mod store;
+pub mod trace;
 pub mod trie;
 pub mod txpool;
 pub mod validation;

@@ -103,6 +103,15 @@ pub struct RpcConfig {
     /// The priority fee suggested when recent blocks hold no transactions,
     /// wei. Default 1 gwei.
     pub default_priority_fee_wei: u64,
+    /// Longest a `debug_trace*` request may run, milliseconds: a request's
+    /// `timeout` (geth's default 5 s) is lowered to it. Default 30,000.
+    pub max_trace_timeout_ms: u64,
+    /// Most opcode steps the struct logger records in one `debug_trace*`
+    /// request (a whole block's together). Default 500,000.
+    pub max_trace_steps: u64,
+    /// Most bytes of stack, memory, return data and call inputs a tracer
+    /// records in one `debug_trace*` request. Default 256 MiB.
+    pub max_trace_bytes: usize,
 }
 
 impl Default for RpcConfig {
@@ -119,6 +128,9 @@ impl Default for RpcConfig {
             max_logs: 10_000,
             max_fee_history_blocks: 1024,
             default_priority_fee_wei: 1_000_000_000,
+            max_trace_timeout_ms: 30_000,
+            max_trace_steps: 500_000,
+            max_trace_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The Ethereum JSON-RPC server: HTTP and WebSocket on one port
-//! (jsonrpsee), the `eth`, `net` and `web3` namespaces, limits on request
-//! and response size, connections and batch length, and a metrics layer
-//! that times every call.
+//! (jsonrpsee), the `eth`, `net`, `web3` and `debug` (tracing) namespaces,
+//! limits on request and response size, connections and batch length, and
+//! a metrics layer that times every call.
 
 mod convert;
 pub(crate) use convert::rpc_header;
 pub(crate) use eth::pool_validated;
+mod debug;
 pub mod dev;
 pub mod error;
 mod eth;
@@ -39,6 +40,9 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
     let dev = || dev::DevApi::new(state.clone(), sending.clone());
     module.merge(dev::DevRpcServer::into_rpc(dev()))?;
     module.merge(dev::TxPoolRpcServer::into_rpc(dev()))?;
+    let debug = || debug::DebugApi::new(state.clone());
+    module.merge(debug::DebugRpcServer::into_rpc(debug()))?;
+    module.merge(debug::AccessListRpcServer::into_rpc(debug()))?;
     let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
     let metrics = state.metrics.clone();
     let middleware = RpcServiceBuilder::new().layer_fn(move |service| Timed {

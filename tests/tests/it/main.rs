@@ -5,4 +5,5 @@ mod cli;
 mod clients;
 mod crash;
 mod node_rpc;
+mod traces;
 mod validators;

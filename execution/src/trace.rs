@@ -1,0 +1,616 @@
+//! Tracing, the way geth's `debug_trace*` methods and `eth_createAccessList`
+//! do it: a stored transaction is traced by re-executing its block from the
+//! parent's state (which the store keeps for recent blocks only), the
+//! transactions before it untraced; a call is traced on the state after a
+//! block. The tracers are revm-inspectors' (struct logger, `callTracer`,
+//! `prestateTracer`, `4byteTracer`, `noopTracer`, ...); the output is
+//! alloy's geth types, so the JSON is geth's.
+//!
+//! One request must not exhaust the node: every trace runs under
+//! [`TraceLimits`] (a deadline, and for the struct logger a cap on the steps
+//! and bytes it records), and exceeding one stops execution at once with an
+//! error that names the limit.
+
+use std::time::{Duration, Instant};
+
+use alloy_eips::eip2930::AccessList;
+use alloy_evm::{
+    Evm as _, EvmEnv, EvmFactory as _, FromRecoveredTx as _,
+    block::{BlockExecutor as _, BlockExecutorFactory as _},
+};
+use alloy_primitives::{Address, Log, U256};
+use alloy_rpc_types_trace::{
+    common::TraceResult,
+    geth::{GethDebugTracingOptions, GethTrace},
+};
+use revm::{
+    DatabaseCommit as _, Inspector,
+    context::{ContextTr, TxEnv, result::ResultAndState},
+    context_interface::ContextError,
+    database::{CacheDB, State, WrapDatabaseRef},
+    handler::FrameResult,
+    inspector::JournalExt,
+    interpreter::{
+        CallInputs, CallOutcome as RevmCallOutcome, CreateInputs, CreateOutcome, FrameInput,
+        Interpreter, interpreter_types::LoopControl as _,
+    },
+};
+use revm_inspectors::{
+    access_list::AccessListInspector,
+    tracing::{
+        DebugInspector, DebugInspectorError, TraceLimitBehavior, TracingInspector,
+        TransactionContext,
+    },
+};
+
+use crate::{
+    Header,
+    call::{CallError, CallOutcome, CallRequest, call_error},
+    executor::Executor,
+    store::{StateReader, Store, StoreError},
+};
+
+/// How often (in interpreter steps) the deadline is checked: reading the
+/// clock on every step would cost more than most steps.
+const CLOCK_CHECK_STEPS: u64 = 1024;
+
+/// Most rounds of `eth_createAccessList`: each round can only add to the
+/// list, so it settles after a few; the bound guards against a bug.
+const ACCESS_LIST_ROUNDS_MAX: usize = 32;
+
+/// What one trace request may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceLimits {
+    /// Wall-clock time for the whole request, replay included.
+    pub timeout: Duration,
+    /// Most steps the struct logger records in one request (all its
+    /// transactions together). A request's own smaller `limit` truncates
+    /// the log instead, as in geth.
+    pub struct_log_steps_max: u64,
+    /// Most bytes a tracer records in one request: stack, memory and return
+    /// data snapshots, and copied call inputs.
+    pub recorded_bytes_max: usize,
+}
+
+/// Why a trace failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The tracer options are not valid (unknown tracer, bad config).
+    #[error("{0}")]
+    InvalidOptions(String),
+    /// Block 0 has no transactions and no parent state.
+    #[error("genesis is not traceable")]
+    Genesis,
+    /// The block asked for is not stored.
+    #[error("block #{0} not found")]
+    BlockNotFound(u64),
+    /// The block has no transaction at that index.
+    #[error("block #{number} has no transaction at index {index}")]
+    NoTransaction {
+        /// The block.
+        number: u64,
+        /// The index asked for.
+        index: usize,
+    },
+    /// The trace ran past its deadline (geth's words first).
+    #[error("execution timeout: tracing took longer than {0:?}")]
+    Timeout(Duration),
+    /// The struct logger recorded more steps than the node allows.
+    #[error(
+        "trace limit exceeded: more than {0} struct log steps (rpc.max_trace_steps); pass a smaller \"limit\" or use a tracer such as callTracer"
+    )]
+    Steps(u64),
+    /// A tracer recorded more bytes than the node allows.
+    #[error(
+        "trace limit exceeded: more than {0} bytes of recorded trace data (rpc.max_trace_bytes); disable memory, stack or return data capture"
+    )]
+    Bytes(usize),
+    /// A traced call cannot execute at all (funds, gas, fees).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// Re-executing a stored block failed: the store or the node is broken.
+    #[error("re-executing block #{number}: {detail}")]
+    Replay {
+        /// The block.
+        number: u64,
+        /// What failed.
+        detail: String,
+    },
+    /// The store failed, or the state asked for is not kept.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A `Result` of tracing.
+pub type TraceResultOf<T> = Result<T, TraceError>;
+
+/// The outcome of `eth_createAccessList`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessListOutcome {
+    /// The accounts and slots the call touches, sender, recipient and
+    /// precompiles excepted.
+    pub access_list: AccessList,
+    /// Gas the call uses with that list.
+    pub gas_used: u64,
+    /// How the call failed with that list, in geth's words, if it did.
+    pub error: Option<String>,
+}
+
+/// The state a traced block is replayed on.
+type ReplayDb<'a> = State<WrapDatabaseRef<StateReader<'a>>>;
+
+impl Executor {
+    /// Traces transaction `index` of block `number` with `options`:
+    /// re-executes the block from its parent's state up to it.
+    pub fn trace_transaction(
+        &self,
+        store: &Store,
+        number: u64,
+        index: usize,
+        options: GethDebugTracingOptions,
+        limits: &TraceLimits,
+    ) -> TraceResultOf<GethTrace> {
+        let mut traces = self.trace_block_inner(store, number, Some(index), options, limits)?;
+        match traces.pop() {
+            Some(TraceResult::Success { result, .. }) => Ok(result),
+            Some(TraceResult::Error { error, .. }) => Err(TraceError::InvalidOptions(error)),
+            None => Err(TraceError::NoTransaction { number, index }),
+        }
+    }
+
+    /// Traces every transaction of block `number`, in order, each result
+    /// with its transaction hash.
+    pub fn trace_block(
+        &self,
+        store: &Store,
+        number: u64,
+        options: GethDebugTracingOptions,
+        limits: &TraceLimits,
+    ) -> TraceResultOf<Vec<TraceResult<GethTrace, String>>> {
+        self.trace_block_inner(store, number, None, options, limits)
+    }
+
+    /// Traces `request` as `eth_call` would run it on the state after block
+    /// `header`, with `gas_cap` as in [`Executor::call`].
+    pub fn trace_call(
+        &self,
+        store: &Store,
+        header: &Header,
+        request: &CallRequest,
+        gas_cap: u64,
+        options: GethDebugTracingOptions,
+        limits: &TraceLimits,
+    ) -> TraceResultOf<GethTrace> {
+        let started = Instant::now();
+        let mut inspector = Limited::new(debug_inspector(options, limits)?, limits, started);
+        let mut db = CacheDB::new(store.state_at(header.number)?);
+        let gas = self.call_gas(header, request, gas_cap);
+        let (env, tx) = self.call_env(&db.db, header, request, gas)?;
+        let block = env.block_env.clone();
+        let caller = tx.caller;
+        let mut evm =
+            self.factory()
+                .evm_factory()
+                .create_evm_with_inspector(&mut db, env, &mut inspector);
+        let result = evm.transact(tx.clone());
+        drop(evm);
+        let result = match result {
+            Ok(result) => result,
+            Err(error) => {
+                return Err(inspector
+                    .tripped()
+                    .unwrap_or_else(|| TraceError::Call(call_error(error, caller))));
+            }
+        };
+        inspector.check()?;
+        inspector
+            .inner
+            .get_result(None, &tx, &block, &result, &mut db)
+            .map_err(|e| debug_error(e, header.number))
+    }
+
+    /// `eth_createAccessList`: runs `request` on the state after `header`
+    /// with the access list it touched, until that list no longer changes
+    /// (geth's method), and returns the list with the gas the call uses
+    /// with it.
+    pub fn create_access_list(
+        &self,
+        store: &Store,
+        header: &Header,
+        request: &CallRequest,
+        gas_cap: u64,
+    ) -> Result<AccessListOutcome, CallError> {
+        let mut db = CacheDB::new(store.state_at(header.number)?);
+        let gas = self.call_gas(header, request, gas_cap);
+        let mut request = request.clone();
+        // The request's own list, deduplicated and in the inspector's order.
+        let mut list =
+            AccessListInspector::new(request.access_list.take().unwrap_or_default()).access_list();
+        for _ in 0..ACCESS_LIST_ROUNDS_MAX {
+            request.access_list = Some(list.clone());
+            let (env, tx) = self.call_env(&db.db, header, &request, gas)?;
+            let caller = tx.caller;
+            let mut inspector = AccessListInspector::new(list.clone());
+            let mut evm = self.factory().evm_factory().create_evm_with_inspector(
+                &mut db,
+                env,
+                &mut inspector,
+            );
+            let result = evm.transact(tx).map_err(|e| call_error(e, caller))?;
+            drop(evm);
+            let touched = inspector.into_access_list();
+            if touched == list {
+                let (gas_used, error) = match CallOutcome::from_result(result.result) {
+                    CallOutcome::Success { gas_used, .. } => (gas_used, None),
+                    CallOutcome::Revert { gas_used, .. } => {
+                        (gas_used, Some("execution reverted".to_string()))
+                    }
+                    CallOutcome::Halt { reason, gas_used } => (gas_used, Some(reason)),
+                };
+                return Ok(AccessListOutcome {
+                    access_list: list,
+                    gas_used,
+                    error,
+                });
+            }
+            list = touched;
+        }
+        Err(CallError::Invalid(format!(
+            "access list did not settle in {ACCESS_LIST_ROUNDS_MAX} rounds"
+        )))
+    }
+
+    /// Re-executes block `number` on its parent's state and traces its
+    /// transactions: all of them, or only the one at `only` (stopping there).
+    fn trace_block_inner(
+        &self,
+        store: &Store,
+        number: u64,
+        only: Option<usize>,
+        options: GethDebugTracingOptions,
+        limits: &TraceLimits,
+    ) -> TraceResultOf<Vec<TraceResult<GethTrace, String>>> {
+        let started = Instant::now();
+        if number == 0 {
+            return Err(TraceError::Genesis);
+        }
+        let block = store
+            .block(number)?
+            .ok_or(TraceError::BlockNotFound(number))?;
+        let senders = store
+            .senders(number)?
+            .ok_or(TraceError::BlockNotFound(number))?;
+        if let Some(index) = only
+            && index >= block.body.transactions.len()
+        {
+            return Err(TraceError::NoTransaction { number, index });
+        }
+        let replay = |detail: String| TraceError::Replay { number, detail };
+        let block_hash = block.header.hash_slow();
+        let mut inspector = Limited::new(debug_inspector(options, limits)?, limits, started);
+        let mut db: ReplayDb<'_> = State::builder()
+            .with_database_ref(store.state_at(number - 1)?)
+            .build();
+        let env: EvmEnv = self.evm_env(&block.header);
+        let block_env = env.block_env.clone();
+        // System calls (EIP-2935, EIP-4788) first, untraced, as geth does.
+        {
+            let evm = self
+                .factory()
+                .evm_factory()
+                .create_evm(&mut db, env.clone());
+            let mut executor = self.factory().create_executor(evm, self.context(&block));
+            executor
+                .apply_pre_execution_changes()
+                .map_err(|e| replay(e.to_string()))?;
+        }
+        let mut evm =
+            self.factory()
+                .evm_factory()
+                .create_evm_with_inspector(&mut db, env, &mut inspector);
+        let mut traces = Vec::new();
+        for (index, (tx, sender)) in block.body.transactions.iter().zip(&senders).enumerate() {
+            let tx_env = TxEnv::from_recovered_tx(tx, *sender);
+            let tx_hash = *tx.hash();
+            if only.is_some_and(|target| index < target) {
+                evm.disable_inspector();
+                evm.transact_commit(tx_env)
+                    .map_err(|e| replay(format!("transaction {tx_hash}: {e}")))?;
+                if started.elapsed() > limits.timeout {
+                    return Err(TraceError::Timeout(limits.timeout));
+                }
+                continue;
+            }
+            evm.enable_inspector();
+            let (_, inspector, _) = evm.components_mut();
+            inspector.inner.fuse().map_err(|e| debug_error(e, number))?;
+            let result = evm.transact(tx_env.clone());
+            let (db, inspector, _) = evm.components_mut();
+            let result: ResultAndState = match result {
+                Ok(result) => result,
+                Err(error) => {
+                    return Err(inspector
+                        .tripped()
+                        .unwrap_or_else(|| replay(format!("transaction {tx_hash}: {error}"))));
+                }
+            };
+            inspector.check()?;
+            let context = TransactionContext {
+                block_hash: Some(block_hash),
+                tx_index: Some(index),
+                tx_hash: Some(tx_hash),
+            };
+            let trace = inspector
+                .inner
+                .get_result(Some(context), &tx_env, &block_env, &result, &mut **db)
+                .map_err(|e| debug_error(e, number))?;
+            traces.push(TraceResult::Success {
+                result: trace,
+                tx_hash: Some(tx_hash),
+            });
+            if only.is_some() {
+                break;
+            }
+            (**db).commit(result.state);
+        }
+        Ok(traces)
+    }
+}
+
+/// The inspector for `options`, with the node's byte limit on the tracers
+/// that record.
+fn debug_inspector(
+    options: GethDebugTracingOptions,
+    limits: &TraceLimits,
+) -> TraceResultOf<(DebugInspector, bool)> {
+    let inspector = DebugInspector::new(options).map_err(|e| {
+        TraceError::InvalidOptions(match e {
+            DebugInspectorError::InvalidTracerConfig => "invalid tracer config".to_string(),
+            DebugInspectorError::UnsupportedTracer | DebugInspectorError::JsTracerNotEnabled => {
+                "unsupported tracer: this node serves the struct logger, callTracer, prestateTracer, flatCallTracer, 4byteTracer, muxTracer and noopTracer".to_string()
+            }
+            other => other.to_string(),
+        })
+    })?;
+    let limited = |tracer: TracingInspector| {
+        tracer.with_limits(
+            revm_inspectors::tracing::TraceLimits::default()
+                .set_max_recorded_bytes(Some(limits.recorded_bytes_max))
+                .set_behavior(TraceLimitBehavior::Halt),
+        )
+    };
+    Ok(match inspector {
+        DebugInspector::Default(tracer, config) => {
+            // The step cap only matters when the request's own limit does
+            // not already stop recording below it.
+            let capped = config
+                .limit
+                .filter(|limit| *limit != 0)
+                .is_none_or(|limit| limit > limits.struct_log_steps_max);
+            (DebugInspector::Default(limited(tracer), config), capped)
+        }
+        DebugInspector::CallTracer(tracer, config) => {
+            (DebugInspector::CallTracer(limited(tracer), config), false)
+        }
+        DebugInspector::PreStateTracer(tracer, config) => (
+            DebugInspector::PreStateTracer(limited(tracer), config),
+            false,
+        ),
+        DebugInspector::FlatCallTracer(tracer) => {
+            (DebugInspector::FlatCallTracer(limited(tracer)), false)
+        }
+        other => (other, false),
+    })
+}
+
+fn debug_error<E: std::fmt::Display>(error: DebugInspectorError<E>, number: u64) -> TraceError {
+    match error {
+        DebugInspectorError::Database(error) => TraceError::Replay {
+            number,
+            detail: error.to_string(),
+        },
+        other => TraceError::InvalidOptions(other.to_string()),
+    }
+}
+
+/// Which limit stopped a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tripped {
+    Timeout,
+    Steps,
+    Bytes,
+}
+
+/// A tracer under [`TraceLimits`]: counts steps (and, for the struct
+/// logger, the stack bytes it snapshots), checks the clock, and halts
+/// execution when a limit is passed.
+#[derive(Debug)]
+struct Limited {
+    inner: DebugInspector,
+    /// Whether the struct logger's steps count against the step cap.
+    struct_logs: bool,
+    /// Whether each struct log copies the stack.
+    stack_snapshots: bool,
+    limits: TraceLimits,
+    started: Instant,
+    steps: u64,
+    /// Stack bytes the struct logger copied (revm-inspectors counts the
+    /// rest of what it records).
+    stack_bytes: usize,
+    tripped: Option<Tripped>,
+}
+
+impl Limited {
+    fn new(
+        (inner, struct_logs): (DebugInspector, bool),
+        limits: &TraceLimits,
+        started: Instant,
+    ) -> Self {
+        let stack_snapshots = match &inner {
+            DebugInspector::Default(_, config) => config.disable_stack != Some(true),
+            _ => false,
+        };
+        Self {
+            inner,
+            struct_logs,
+            stack_snapshots,
+            limits: *limits,
+            started,
+            steps: 0,
+            stack_bytes: 0,
+            tripped: None,
+        }
+    }
+
+    /// Bytes revm-inspectors recorded for the current transaction.
+    fn recorded_bytes(&self) -> usize {
+        match &self.inner {
+            DebugInspector::Default(tracer, _)
+            | DebugInspector::CallTracer(tracer, _)
+            | DebugInspector::PreStateTracer(tracer, _)
+            | DebugInspector::FlatCallTracer(tracer)
+            | DebugInspector::Erc7562Tracer(tracer, _) => tracer.recorded_bytes(),
+            _ => 0,
+        }
+    }
+
+    fn bytes_limit_hit(&self) -> bool {
+        match &self.inner {
+            DebugInspector::Default(tracer, _)
+            | DebugInspector::CallTracer(tracer, _)
+            | DebugInspector::PreStateTracer(tracer, _)
+            | DebugInspector::FlatCallTracer(tracer)
+            | DebugInspector::Erc7562Tracer(tracer, _) => tracer.limit_exceeded(),
+            _ => false,
+        }
+    }
+
+    /// The limit that stopped execution, if one did.
+    fn tripped(&self) -> Option<TraceError> {
+        let tripped = self
+            .tripped
+            .or_else(|| self.bytes_limit_hit().then_some(Tripped::Bytes))?;
+        Some(match tripped {
+            Tripped::Timeout => TraceError::Timeout(self.limits.timeout),
+            Tripped::Steps => TraceError::Steps(self.limits.struct_log_steps_max),
+            Tripped::Bytes => TraceError::Bytes(self.limits.recorded_bytes_max),
+        })
+    }
+
+    /// Fails if a limit was passed, even if execution ended normally.
+    fn check(&self) -> TraceResultOf<()> {
+        match self.tripped() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one step; returns the limit it passes, if any.
+    fn count_step(&mut self, stack_len: usize) -> Option<Tripped> {
+        self.steps += 1;
+        if self.struct_logs {
+            if self.steps > self.limits.struct_log_steps_max {
+                return Some(Tripped::Steps);
+            }
+            if self.stack_snapshots {
+                self.stack_bytes = self.stack_bytes.saturating_add(stack_len * 32);
+                if self.stack_bytes.saturating_add(self.recorded_bytes())
+                    > self.limits.recorded_bytes_max
+                {
+                    return Some(Tripped::Bytes);
+                }
+            }
+        }
+        if self.steps.is_multiple_of(CLOCK_CHECK_STEPS)
+            && self.started.elapsed() > self.limits.timeout
+        {
+            return Some(Tripped::Timeout);
+        }
+        None
+    }
+
+    fn halt<CTX: ContextTr>(&mut self, why: Tripped, interp: &mut Interpreter, context: &mut CTX) {
+        self.tripped = Some(why);
+        if context.error().is_ok() {
+            *context.error() = Err(ContextError::Custom(format!("trace stopped: {why:?}")));
+        }
+        interp.bytecode.reset_action();
+        interp.halt_fatal();
+    }
+}
+
+impl<CTX> Inspector<CTX> for Limited
+where
+    CTX: ContextTr<Journal: JournalExt>,
+{
+    fn initialize_interp(&mut self, interp: &mut Interpreter, context: &mut CTX) {
+        self.inner.initialize_interp(interp, context);
+    }
+
+    fn step(&mut self, interp: &mut Interpreter, context: &mut CTX) {
+        if self.tripped.is_some() {
+            return;
+        }
+        if let Some(why) = self.count_step(interp.stack.len()) {
+            self.halt(why, interp, context);
+            return;
+        }
+        self.inner.step(interp, context);
+    }
+
+    fn step_end(&mut self, interp: &mut Interpreter, context: &mut CTX) {
+        if self.tripped.is_none() {
+            self.inner.step_end(interp, context);
+        }
+    }
+
+    fn log(&mut self, context: &mut CTX, log: Log) {
+        Inspector::<CTX>::log(&mut self.inner, context, log);
+    }
+
+    fn log_full(&mut self, interp: &mut Interpreter, context: &mut CTX, log: Log) {
+        self.inner.log_full(interp, context, log);
+    }
+
+    fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<RevmCallOutcome> {
+        self.inner.call(context, inputs)
+    }
+
+    fn call_end(&mut self, context: &mut CTX, inputs: &CallInputs, outcome: &mut RevmCallOutcome) {
+        self.inner.call_end(context, inputs, outcome);
+    }
+
+    fn create(&mut self, context: &mut CTX, inputs: &mut CreateInputs) -> Option<CreateOutcome> {
+        self.inner.create(context, inputs)
+    }
+
+    fn create_end(
+        &mut self,
+        context: &mut CTX,
+        inputs: &CreateInputs,
+        outcome: &mut CreateOutcome,
+    ) {
+        self.inner.create_end(context, inputs, outcome);
+    }
+
+    fn selfdestruct(&mut self, contract: Address, target: Address, value: U256) {
+        Inspector::<CTX>::selfdestruct(&mut self.inner, contract, target, value);
+    }
+
+    fn frame_start(
+        &mut self,
+        context: &mut CTX,
+        frame_input: &mut FrameInput,
+    ) -> Option<FrameResult> {
+        self.inner.frame_start(context, frame_input)
+    }
+
+    fn frame_end(
+        &mut self,
+        context: &mut CTX,
+        frame_input: &FrameInput,
+        frame_result: &mut FrameResult,
+    ) {
+        self.inner.frame_end(context, frame_input, frame_result);
+    }
+}
