@@ -63,9 +63,9 @@ const ACCESS_LIST_ROUNDS_MAX: usize = 32;
 pub struct TraceLimits {
     /// Wall-clock time for the whole request, replay included.
     pub timeout: Duration,
-    /// Most steps the struct logger records in one request (all its
-    /// transactions together). A request's own smaller `limit` truncates
-    /// the log instead, as in geth.
+    /// Most steps the struct logger logs in one request (all its
+    /// transactions together). A request's own `limit` truncates each
+    /// transaction's log, as in geth, and so can keep a request under it.
     pub struct_log_steps_max: u64,
     /// Most bytes a tracer records in one request: stack, memory and return
     /// data snapshots, and copied call inputs.
@@ -323,7 +323,7 @@ impl Executor {
             }
             evm.enable_inspector();
             let (_, inspector, _) = evm.components_mut();
-            inspector.inner.fuse().map_err(|e| debug_error(e, number))?;
+            inspector.next_transaction(number)?;
             let result = evm.transact(tx_env.clone());
             let (db, inspector, _) = evm.components_mut();
             let result: ResultAndState = match result {
@@ -362,12 +362,13 @@ impl Executor {
 fn debug_inspector(
     options: GethDebugTracingOptions,
     limits: &TraceLimits,
-) -> TraceResultOf<(DebugInspector, bool)> {
+) -> TraceResultOf<DebugInspector> {
     let inspector = DebugInspector::new(options).map_err(|e| {
         TraceError::InvalidOptions(match e {
             DebugInspectorError::InvalidTracerConfig => "invalid tracer config".to_string(),
+            // alloy reads any unknown tracer name as JavaScript code.
             DebugInspectorError::UnsupportedTracer | DebugInspectorError::JsTracerNotEnabled => {
-                "unsupported tracer: this node serves the struct logger, callTracer, prestateTracer, flatCallTracer, 4byteTracer, muxTracer and noopTracer".to_string()
+                "tracer not found: this node serves the struct logger and geth's built-in tracers (callTracer, prestateTracer, 4byteTracer, noopTracer, flatCallTracer, muxTracer), not JavaScript tracers".to_string()
             }
             other => other.to_string(),
         })
@@ -380,26 +381,18 @@ fn debug_inspector(
         )
     };
     Ok(match inspector {
-        DebugInspector::Default(tracer, config) => {
-            // The step cap only matters when the request's own limit does
-            // not already stop recording below it.
-            let capped = config
-                .limit
-                .filter(|limit| *limit != 0)
-                .is_none_or(|limit| limit > limits.struct_log_steps_max);
-            (DebugInspector::Default(limited(tracer), config), capped)
-        }
+        DebugInspector::Default(tracer, config) => DebugInspector::Default(limited(tracer), config),
         DebugInspector::CallTracer(tracer, config) => {
-            (DebugInspector::CallTracer(limited(tracer), config), false)
+            DebugInspector::CallTracer(limited(tracer), config)
         }
-        DebugInspector::PreStateTracer(tracer, config) => (
-            DebugInspector::PreStateTracer(limited(tracer), config),
-            false,
-        ),
-        DebugInspector::FlatCallTracer(tracer) => {
-            (DebugInspector::FlatCallTracer(limited(tracer)), false)
+        DebugInspector::PreStateTracer(tracer, config) => {
+            DebugInspector::PreStateTracer(limited(tracer), config)
         }
-        other => (other, false),
+        DebugInspector::FlatCallTracer(tracer) => DebugInspector::FlatCallTracer(limited(tracer)),
+        DebugInspector::Erc7562Tracer(tracer, config) => {
+            DebugInspector::Erc7562Tracer(limited(tracer), config)
+        }
+        other => other,
     })
 }
 
@@ -422,74 +415,88 @@ enum Tripped {
 }
 
 /// A tracer under [`TraceLimits`]: counts steps (and, for the struct
-/// logger, the stack bytes it snapshots), checks the clock, and halts
-/// execution when a limit is passed.
+/// logger, the stack bytes it copies, which revm-inspectors does not count),
+/// checks the clock, and halts execution when a limit is passed. The counts
+/// run over the whole request, across the transactions of a block.
 #[derive(Debug)]
 struct Limited {
     inner: DebugInspector,
-    /// Whether the struct logger's steps count against the step cap.
-    struct_logs: bool,
-    /// Whether each struct log copies the stack.
-    stack_snapshots: bool,
     limits: TraceLimits,
     started: Instant,
+    /// For the struct logger: the request's own `limit` on logged steps per
+    /// transaction (`None`: all).
+    struct_log_limit: Option<u64>,
+    /// Whether each struct log copies the stack.
+    stack_snapshots: bool,
+    /// Steps in the request, steps in the current transaction, and steps
+    /// the struct logger logged in the request.
     steps: u64,
-    /// Stack bytes the struct logger copied (revm-inspectors counts the
-    /// rest of what it records).
+    tx_steps: u64,
+    logged_steps: u64,
+    /// Stack bytes the struct logger copied in the request.
     stack_bytes: usize,
+    /// Bytes revm-inspectors recorded for the request's earlier
+    /// transactions (it counts each transaction from zero).
+    earlier_bytes: usize,
     tripped: Option<Tripped>,
 }
 
 impl Limited {
-    fn new(
-        (inner, struct_logs): (DebugInspector, bool),
-        limits: &TraceLimits,
-        started: Instant,
-    ) -> Self {
-        let stack_snapshots = match &inner {
-            DebugInspector::Default(_, config) => config.disable_stack != Some(true),
-            _ => false,
+    fn new(inner: DebugInspector, limits: &TraceLimits, started: Instant) -> Self {
+        let (struct_log_limit, stack_snapshots) = match &inner {
+            DebugInspector::Default(_, config) => (
+                Some(config.limit.filter(|limit| *limit != 0).unwrap_or(u64::MAX)),
+                config.disable_stack != Some(true),
+            ),
+            _ => (None, false),
         };
         Self {
             inner,
-            struct_logs,
-            stack_snapshots,
             limits: *limits,
             started,
+            struct_log_limit,
+            stack_snapshots,
             steps: 0,
+            tx_steps: 0,
+            logged_steps: 0,
             stack_bytes: 0,
+            earlier_bytes: 0,
             tripped: None,
         }
     }
 
-    /// Bytes revm-inspectors recorded for the current transaction.
-    fn recorded_bytes(&self) -> usize {
+    fn tracer(&self) -> Option<&TracingInspector> {
         match &self.inner {
             DebugInspector::Default(tracer, _)
             | DebugInspector::CallTracer(tracer, _)
             | DebugInspector::PreStateTracer(tracer, _)
             | DebugInspector::FlatCallTracer(tracer)
-            | DebugInspector::Erc7562Tracer(tracer, _) => tracer.recorded_bytes(),
-            _ => 0,
+            | DebugInspector::Erc7562Tracer(tracer, _) => Some(tracer),
+            _ => None,
         }
     }
 
-    fn bytes_limit_hit(&self) -> bool {
-        match &self.inner {
-            DebugInspector::Default(tracer, _)
-            | DebugInspector::CallTracer(tracer, _)
-            | DebugInspector::PreStateTracer(tracer, _)
-            | DebugInspector::FlatCallTracer(tracer)
-            | DebugInspector::Erc7562Tracer(tracer, _) => tracer.limit_exceeded(),
-            _ => false,
-        }
+    /// Readies the tracer for the next transaction of a block.
+    fn next_transaction(&mut self, number: u64) -> TraceResultOf<()> {
+        self.earlier_bytes += self.tracer().map_or(0, TracingInspector::recorded_bytes);
+        self.tx_steps = 0;
+        self.inner.fuse().map_err(|e| debug_error(e, number))
+    }
+
+    /// Bytes recorded in the request so far.
+    fn recorded_bytes(&self) -> usize {
+        let current = self.tracer().map_or(0, TracingInspector::recorded_bytes);
+        self.earlier_bytes
+            .saturating_add(current)
+            .saturating_add(self.stack_bytes)
     }
 
     /// The limit that stopped execution, if one did.
     fn tripped(&self) -> Option<TraceError> {
+        let byte_cap_hit = self.tracer().is_some_and(TracingInspector::limit_exceeded);
         let tripped = self
             .tripped
-            .or_else(|| self.bytes_limit_hit().then_some(Tripped::Bytes))?;
+            .or_else(|| byte_cap_hit.then_some(Tripped::Bytes))?;
         Some(match tripped {
             Tripped::Timeout => TraceError::Timeout(self.limits.timeout),
             Tripped::Steps => TraceError::Steps(self.limits.struct_log_steps_max),
@@ -508,18 +515,21 @@ impl Limited {
     /// Counts one step; returns the limit it passes, if any.
     fn count_step(&mut self, stack_len: usize) -> Option<Tripped> {
         self.steps += 1;
-        if self.struct_logs {
-            if self.steps > self.limits.struct_log_steps_max {
+        self.tx_steps += 1;
+        let logged = self
+            .struct_log_limit
+            .is_some_and(|limit| self.tx_steps <= limit);
+        if logged {
+            self.logged_steps += 1;
+            if self.logged_steps > self.limits.struct_log_steps_max {
                 return Some(Tripped::Steps);
             }
             if self.stack_snapshots {
                 self.stack_bytes = self.stack_bytes.saturating_add(stack_len * 32);
-                if self.stack_bytes.saturating_add(self.recorded_bytes())
-                    > self.limits.recorded_bytes_max
-                {
-                    return Some(Tripped::Bytes);
-                }
             }
+        }
+        if self.recorded_bytes() > self.limits.recorded_bytes_max {
+            return Some(Tripped::Bytes);
         }
         if self.steps.is_multiple_of(CLOCK_CHECK_STEPS)
             && self.started.elapsed() > self.limits.timeout

@@ -407,6 +407,13 @@ fn call_tracer_matches_geth_for_nested_calls_with_a_caught_revert() {
     )
     .unwrap();
     assert_eq!(bad_tracer["error"]["code"], -32000, "{bad_tracer}");
+    assert!(
+        bad_tracer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("tracer not found"),
+        "{bad_tracer}"
+    );
     let bad_timeout = rpc_response(
         node.rpc,
         "debug_traceTransaction",
