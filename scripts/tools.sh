@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned third-party clients the tests drive the node with:
-# web3.py (PyPI) in a virtualenv, cast and anvil (npm; anvil is the L1 of
+# web3.py, jsonschema and PyYAML (PyPI) in a virtualenv, cast and anvil (npm; anvil is the L1 of
 # the bridge tests). Idempotent; quick when the pinned versions are already
 # there.
 #
@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 
 TOOLS="${OUTRIGGER_TOOLS:-$HOME/.cache/outrigger/tools}"
 WEB3_VERSION=8.0.0
+# The JSON-RPC conformance test: the spec's schemas are JSON Schema in YAML.
+JSONSCHEMA_VERSION=4.26.0
+PYYAML_VERSION=6.0.3
 CAST_VERSION=1.7.1
 ANVIL_VERSION=1.7.1
 mkdir -p "$TOOLS"
@@ -22,6 +25,13 @@ if ! "$venv/bin/python" -c "import web3, sys; sys.exit(web3.__version__ != '$WEB
     echo "installing web3.py $WEB3_VERSION into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "web3==$WEB3_VERSION"
+fi
+if ! "$venv/bin/python" -c "
+import sys, importlib.metadata as m
+sys.exit(m.version('jsonschema') != '$JSONSCHEMA_VERSION' or m.version('PyYAML') != '$PYYAML_VERSION')" 2>/dev/null; then
+    echo "installing jsonschema $JSONSCHEMA_VERSION and PyYAML $PYYAML_VERSION into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        "jsonschema==$JSONSCHEMA_VERSION" "PyYAML==$PYYAML_VERSION"
 fi
 
 npm_dir="$TOOLS/npm"

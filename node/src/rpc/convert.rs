@@ -153,12 +153,15 @@ pub(crate) fn rpc_header(block: &ChainBlock, hash: B256) -> Header {
 
 /// The RPC form of a pooled (pending) transaction.
 pub(super) fn pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
+    use alloy_consensus::Transaction as _;
     Transaction {
         inner: tx.clone(),
         block_hash: None,
         block_number: None,
         transaction_index: None,
-        effective_gas_price: None,
+        // Not yet included: the spec (and geth) give `gasPrice` as the max
+        // fee per gas.
+        effective_gas_price: Some(tx.max_fee_per_gas()),
         block_timestamp: None,
     }
 }

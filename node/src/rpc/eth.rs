@@ -2,13 +2,13 @@
 //! node keeps no historical state yet); blocks, transactions, receipts and
 //! logs at any height.
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use alloy_eips::{BlockId, BlockNumberOrTag, eip1898::RpcBlockHash};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U128, U256, keccak256};
 use alloy_rpc_types_eth::{
-    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, Log, Transaction,
-    TransactionReceipt, TransactionRequest,
+    Block, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter, FilterBlockOption,
+    Log, Transaction, TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::{RpcModule, proc_macros::rpc};
 use outrigger_execution::{
@@ -44,13 +44,25 @@ pub trait EthRpc {
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
     /// One storage slot of an account.
     #[method(name = "eth_getStorageAt", blocking)]
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: StorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
+    /// Several storage slots of several accounts, read in one state.
+    #[method(name = "eth_getStorageValues", blocking)]
+    fn storage_values(
+        &self,
+        requests: BTreeMap<Address, Vec<StorageKey>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<BTreeMap<Address, Vec<B256>>>;
     /// Account and storage proofs (EIP-1186).
     #[method(name = "eth_getProof", blocking)]
     fn proof(
         &self,
         address: Address,
-        slots: Vec<U256>,
+        slots: Vec<StorageKey>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse>;
     /// Executes a message without creating a transaction.
@@ -120,6 +132,13 @@ pub trait EthRpc {
     /// A gas price that gets a transaction included soon: base fee + tip.
     #[method(name = "eth_gasPrice", blocking)]
     fn gas_price(&self) -> RpcResult<U256>;
+    /// Base fee per gas of the next block.
+    #[method(name = "eth_baseFee")]
+    fn base_fee(&self) -> RpcResult<U256>;
+    /// Base fee per blob gas. No block carries blobs here, so the excess
+    /// blob gas stays 0 and this is the protocol minimum.
+    #[method(name = "eth_blobBaseFee")]
+    fn blob_base_fee(&self) -> RpcResult<U256>;
     /// A priority fee that gets a transaction included soon.
     #[method(name = "eth_maxPriorityFeePerGas", blocking)]
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
@@ -155,6 +174,10 @@ pub trait EthRpc {
     /// Whether the node is catching up: a single-validator node never is.
     #[method(name = "eth_syncing")]
     fn syncing(&self) -> RpcResult<bool>;
+    /// What history this node serves (head, oldest state, retention), for
+    /// RPC routers.
+    #[method(name = "eth_capabilities")]
+    fn capabilities(&self) -> RpcResult<Capabilities>;
     /// Accounts the node signs for: the dev accounts on a `--dev` chain,
     /// none otherwise (keys stay with the wallet).
     #[method(name = "eth_accounts")]
@@ -174,6 +197,69 @@ pub trait EthRpc {
     /// keccak256 of the input.
     #[method(name = "web3_sha3")]
     fn sha3(&self, data: Bytes) -> RpcResult<B256>;
+}
+
+/// Most storage slots one `eth_getProof` or `eth_getStorageValues` reads.
+const MAX_STORAGE_KEYS: usize = 1024;
+
+/// A storage slot parameter: hex of at most 32 bytes, left-padded, as geth
+/// reads it (a longer key is refused, not truncated or reduced).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StorageKey(B256);
+
+impl<'de> serde::Deserialize<'de> for StorageKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let text = String::deserialize(deserializer)?;
+        let digits = text
+            .strip_prefix("0x")
+            .or_else(|| text.strip_prefix("0X"))
+            .ok_or_else(|| D::Error::custom(format!("storage key without 0x prefix: {text:?}")))?;
+        if digits.len() > 64 {
+            return Err(D::Error::custom(format!(
+                "storage key too long (want at most 32 bytes): {text:?}"
+            )));
+        }
+        let padded = format!("{digits:0>64}");
+        let bytes = alloy_primitives::hex::decode(&padded)
+            .map_err(|_| D::Error::custom(format!("invalid hex in storage key: {text:?}")))?;
+        Ok(Self(B256::from_slice(&bytes)))
+    }
+}
+
+/// `eth_capabilities`: what this node keeps, per kind of data.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Capabilities {
+    head: CapabilitiesHead,
+    state: Resource,
+    tx: Resource,
+    logs: Resource,
+    receipts: Resource,
+    blocks: Resource,
+    stateproofs: Resource,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+struct CapabilitiesHead {
+    number: U64,
+    hash: B256,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Resource {
+    disabled: bool,
+    oldest_block: U64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delete_strategy: Option<DeleteStrategy>,
+}
+
+/// Only a sliding window: blocks older than `retention_blocks` lose it.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteStrategy {
+    r#type: &'static str,
+    retention_blocks: U64,
 }
 
 /// The handlers, over the node's shared state.
@@ -366,27 +452,58 @@ impl EthRpcServer for EthApi {
         Ok(state.code(account.code_hash)?.unwrap_or_default())
     }
 
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: StorageKey,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
         let (_, state) = self.state_at(block)?;
-        let value = state.storage(address, B256::from(slot))?;
+        let value = state.storage(address, slot.0)?;
         Ok(B256::from(value))
+    }
+
+    fn storage_values(
+        &self,
+        requests: BTreeMap<Address, Vec<StorageKey>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
+        if requests.is_empty() {
+            return Err(RpcError::InvalidParams("empty request".into()));
+        }
+        let keys: usize = requests.values().map(Vec::len).sum();
+        if keys > MAX_STORAGE_KEYS {
+            return Err(RpcError::LimitExceeded(format!(
+                "too many storage keys: {keys} (limit {MAX_STORAGE_KEYS})"
+            )));
+        }
+        let (_, state) = self.state_at(block)?;
+        requests
+            .into_iter()
+            .map(|(address, slots)| {
+                let values = slots
+                    .iter()
+                    .map(|slot| Ok(B256::from(state.storage(address, slot.0)?)))
+                    .collect::<RpcResult<Vec<_>>>()?;
+                Ok((address, values))
+            })
+            .collect()
     }
 
     fn proof(
         &self,
         address: Address,
-        slots: Vec<U256>,
+        slots: Vec<StorageKey>,
         block: Option<BlockId>,
     ) -> RpcResult<EIP1186AccountProofResponse> {
-        const MAX_SLOTS: usize = 1024;
-        if slots.len() > MAX_SLOTS {
+        if slots.len() > MAX_STORAGE_KEYS {
             return Err(RpcError::LimitExceeded(format!(
-                "too many storage keys: {} (limit {MAX_SLOTS})",
+                "too many storage keys: {} (limit {MAX_STORAGE_KEYS})",
                 slots.len()
             )));
         }
         let (_, state) = self.state_at(block)?;
-        let keys: Vec<B256> = slots.iter().map(|s| B256::from(*s)).collect();
+        let keys: Vec<B256> = slots.iter().map(|s| s.0).collect();
         let proof = state.proof(address, &keys)?;
         let account = proof.account.unwrap_or_default();
         let empty = proof.account.is_none();
@@ -570,6 +687,18 @@ impl EthRpcServer for EthApi {
         Ok(U256::from(tip) + U256::from(next.base_fee))
     }
 
+    fn base_fee(&self) -> RpcResult<U256> {
+        let head = self.head()?;
+        let next = outrigger_execution::txpool::HeadParams::after(self.state.chain.spec(), &head);
+        Ok(U256::from(next.base_fee))
+    }
+
+    fn blob_base_fee(&self) -> RpcResult<U256> {
+        let excess = self.head()?.excess_blob_gas.unwrap_or_default();
+        let params = alloy_eips::eip7840::BlobParams::osaka();
+        Ok(U256::from(params.calc_blob_fee(excess)))
+    }
+
     fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
         let head = self.head()?;
         Ok(U256::from(fees::suggested_tip(&self.state, &head)?))
@@ -594,6 +723,18 @@ impl EthRpcServer for EthApi {
 
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         let head = self.head()?.number;
+        // geth refuses a range that ends past the head instead of answering
+        // for part of it: the client would take the missing blocks as empty.
+        if let FilterBlockOption::Range {
+            to_block: Some(BlockNumberOrTag::Number(to)),
+            ..
+        } = filter.block_option
+            && to > head
+        {
+            return Err(RpcError::InvalidParams(
+                "block range extends beyond current head block".into(),
+            ));
+        }
         logs::get_logs(&self.state, &filter, head, |n| self.resolve_number(n))
     }
 
@@ -670,8 +811,10 @@ impl EthRpcServer for EthApi {
     }
 
     fn filter_logs(&self, id: U128) -> RpcResult<Vec<Log>> {
+        // A filter's range may end in the future: its logs so far.
         let filter = self.state.filters.log_filter(id)?;
-        self.logs(filter)
+        let head = self.head()?.number;
+        logs::get_logs(&self.state, &filter, head, |n| self.resolve_number(n))
     }
 
     fn uninstall_filter(&self, id: U128) -> RpcResult<bool> {
@@ -680,6 +823,40 @@ impl EthRpcServer for EthApi {
 
     fn syncing(&self) -> RpcResult<bool> {
         Ok(false)
+    }
+
+    fn capabilities(&self) -> RpcResult<Capabilities> {
+        let head = self.head()?;
+        let oldest_state = self.store().oldest_state()?.unwrap_or(head.number);
+        let storage = &self.state.config.storage;
+        let window = (!storage.archive).then(|| DeleteStrategy {
+            r#type: "window",
+            // The head and the blocks before it whose state is kept.
+            retention_blocks: U64::from(storage.state_history_blocks.saturating_add(1)),
+        });
+        let state = Resource {
+            disabled: false,
+            oldest_block: U64::from(oldest_state),
+            delete_strategy: window,
+        };
+        // Blocks, transactions, receipts and logs are never pruned.
+        let everything = Resource {
+            disabled: false,
+            oldest_block: U64::ZERO,
+            delete_strategy: None,
+        };
+        Ok(Capabilities {
+            head: CapabilitiesHead {
+                number: U64::from(head.number),
+                hash: head.hash_slow(),
+            },
+            state: state.clone(),
+            tx: everything.clone(),
+            logs: everything.clone(),
+            receipts: everything.clone(),
+            blocks: everything,
+            stateproofs: state,
+        })
     }
 
     fn accounts(&self) -> RpcResult<Vec<Address>> {

@@ -21,7 +21,7 @@ fn tools_dir() -> PathBuf {
     )
 }
 
-fn tool(relative: &str) -> PathBuf {
+pub(crate) fn tool(relative: &str) -> PathBuf {
     let path = tools_dir().join(relative);
     assert!(
         path.exists(),

@@ -3,6 +3,7 @@
 mod bridge;
 mod cli;
 mod clients;
+mod conformance;
 mod crash;
 mod node_rpc;
 mod traces;
