@@ -140,6 +140,16 @@ fn wait_receipt(node: &NodeProcess, hash: &Value) -> Value {
     }
 }
 
+/// A hex quantity, or an account's `balance` field, as a number.
+fn balance(value: &Value) -> U256 {
+    let text = value
+        .get("balance")
+        .unwrap_or(value)
+        .as_str()
+        .unwrap_or_else(|| panic!("no quantity in {value}"));
+    U256::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
+}
+
 fn word(value: u64) -> String {
     format!("0x{}", hex::encode(U256::from(value).to_be_bytes::<32>()))
 }
@@ -373,6 +383,26 @@ fn call_tracer_matches_geth_for_nested_calls_with_a_caught_revert() {
         diff["pre"][addr(sender)]["balance"],
         balance_before,
         "{diff}"
+    );
+    // The fee recipient (the zero address on a dev node) gains the 1 gwei
+    // tip on every unit of gas.
+    let coinbase = addr(Address::ZERO);
+    let gained = balance(&diff["post"][&coinbase]) - balance(&diff["pre"][&coinbase]);
+    assert_eq!(
+        gained,
+        U256::from(OUTER_GAS_USED) * U256::from(1_000_000_000u64)
+    );
+    // The sender pays the 5 wei and the gas at the block's base fee + tip.
+    let header = rpc(
+        node.rpc,
+        "eth_getBlockByNumber",
+        json!([hex_quantity(block), false]),
+    )
+    .unwrap();
+    let price = balance(&header["baseFeePerGas"]) + U256::from(1_000_000_000u64);
+    assert_eq!(
+        balance(&diff["pre"][addr(sender)]) - balance(&diff["post"][addr(sender)]),
+        U256::from(5) + U256::from(OUTER_GAS_USED) * price
     );
 
     // 4byteTracer: no input here is 4 bytes or longer, so no selectors.
