@@ -7,5 +7,6 @@ mod fixtures;
 mod history_tests;
 mod state_root_tests;
 mod support;
+mod trace_tests;
 mod transaction_tests;
 mod trie_tests;
