@@ -18,7 +18,7 @@ use alloy_evm::{
     Evm as _, EvmEnv, EvmFactory as _, FromRecoveredTx as _,
     block::{BlockExecutor as _, BlockExecutorFactory as _},
 };
-use alloy_primitives::{Address, Log, U256};
+use alloy_primitives::{Address, B256, Log, U256};
 use alloy_rpc_types_trace::{
     common::TraceResult,
     geth::{GethDebugTracingOptions, GethTrace},
@@ -151,11 +151,8 @@ impl Executor {
         limits: &TraceLimits,
     ) -> TraceResultOf<GethTrace> {
         let mut traces = self.trace_block_inner(store, number, Some(index), options, limits)?;
-        match traces.pop() {
-            Some(TraceResult::Success { result, .. }) => Ok(result),
-            Some(TraceResult::Error { error, .. }) => Err(TraceError::InvalidOptions(error)),
-            None => Err(TraceError::NoTransaction { number, index }),
-        }
+        assert_eq!(traces.len(), 1, "one trace for one transaction");
+        Ok(traces.remove(0).1)
     }
 
     /// Traces every transaction of block `number`, in order, each result
@@ -167,7 +164,14 @@ impl Executor {
         options: GethDebugTracingOptions,
         limits: &TraceLimits,
     ) -> TraceResultOf<Vec<TraceResult<GethTrace, String>>> {
-        self.trace_block_inner(store, number, None, options, limits)
+        let traces = self.trace_block_inner(store, number, None, options, limits)?;
+        Ok(traces
+            .into_iter()
+            .map(|(tx_hash, result)| TraceResult::Success {
+                result,
+                tx_hash: Some(tx_hash),
+            })
+            .collect())
     }
 
     /// Traces `request` as `eth_call` would run it on the state after block
@@ -262,6 +266,7 @@ impl Executor {
 
     /// Re-executes block `number` on its parent's state and traces its
     /// transactions: all of them, or only the one at `only` (stopping there).
+    /// Returns each traced transaction's hash and trace.
     fn trace_block_inner(
         &self,
         store: &Store,
@@ -269,7 +274,7 @@ impl Executor {
         only: Option<usize>,
         options: GethDebugTracingOptions,
         limits: &TraceLimits,
-    ) -> TraceResultOf<Vec<TraceResult<GethTrace, String>>> {
+    ) -> TraceResultOf<Vec<(B256, GethTrace)>> {
         let started = Instant::now();
         if number == 0 {
             return Err(TraceError::Genesis);
@@ -344,10 +349,7 @@ impl Executor {
                 .inner
                 .get_result(Some(context), &tx_env, &block_env, &result, &mut **db)
                 .map_err(|e| debug_error(e, number))?;
-            traces.push(TraceResult::Success {
-                result: trace,
-                tx_hash: Some(tx_hash),
-            });
+            traces.push((tx_hash, trace));
             if only.is_some() {
                 break;
             }
