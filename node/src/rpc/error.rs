@@ -118,6 +118,35 @@ impl From<RpcError> for ErrorObjectOwned {
     }
 }
 
+/// jsonrpsee refuses a subscription past the per-connection limit with
+/// -32006, the spec's code for "JSON-RPC version not supported"; clients
+/// look for -32005 "limit exceeded". Rewrites that answer to -32005,
+/// naming the limit; passes any other through.
+pub(crate) fn subscription_limit_error(
+    response: jsonrpsee::MethodResponse,
+    id: jsonrpsee::types::Id<'static>,
+    limit: u32,
+) -> jsonrpsee::MethodResponse {
+    use jsonrpsee::{MethodResponse, types::error::TOO_MANY_SUBSCRIPTIONS_CODE};
+    if response.as_error_code() != Some(TOO_MANY_SUBSCRIPTIONS_CODE) {
+        return response;
+    }
+    let error = ErrorObjectOwned::owned(
+        LIMIT_EXCEEDED,
+        format!(
+            "too many subscriptions on this connection: limit {limit} (rpc.max_subscriptions_per_connection)"
+        ),
+        None::<()>,
+    );
+    let extensions = response.extensions().clone();
+    let rewritten = if response.is_subscription() {
+        MethodResponse::subscription_error(id, error)
+    } else {
+        MethodResponse::error(id, error)
+    };
+    rewritten.with_extensions(extensions)
+}
+
 /// The reason in revert data, as geth decodes it: the string of an
 /// `Error(string)`, or the meaning of a `Panic(uint256)` code.
 pub fn revert_reason(data: &[u8]) -> Option<String> {

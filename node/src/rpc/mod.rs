@@ -45,10 +45,12 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
     module.merge(debug::AccessListRpcServer::into_rpc(debug()))?;
     let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
     let metrics = state.metrics.clone();
+    let max_subscriptions = config.max_subscriptions_per_connection;
     let middleware = RpcServiceBuilder::new().layer_fn(move |service| Timed {
         service,
         metrics: metrics.clone(),
         methods: methods.clone(),
+        max_subscriptions,
     });
     let limits = ServerConfig::builder()
         .max_request_body_size(config.max_request_bytes)
@@ -73,6 +75,8 @@ struct Timed<S> {
     service: S,
     metrics: Arc<Metrics>,
     methods: Arc<HashSet<&'static str>>,
+    /// `rpc.max_subscriptions_per_connection`, named in the refusal.
+    max_subscriptions: u32,
 }
 
 impl<S> Timed<S> {
@@ -105,11 +109,12 @@ where
         let label = self.label(request.method_name());
         let metrics = self.metrics.clone();
         let service = self.service.clone();
+        let (id, max_subscriptions) = (request.id().into_owned(), self.max_subscriptions);
         async move {
             let started = Instant::now();
             let response = service.call(request).await;
             metrics.observe_rpc(label, response.is_success(), started.elapsed());
-            response
+            error::subscription_limit_error(response, id, max_subscriptions)
         }
     }
 
