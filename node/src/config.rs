@@ -109,8 +109,8 @@ pub struct RpcConfig {
     /// Most opcode steps the struct logger records in one `debug_trace*`
     /// request (a whole block's together). Default 500,000.
     pub max_trace_steps: u64,
-    /// Most bytes of stack, memory, return data and call inputs a tracer
-    /// records in one `debug_trace*` request. Default 256 MiB.
+    /// Most bytes a tracer copies in one `debug_trace*` request: stack,
+    /// memory and return-data snapshots, inner calls' inputs. Default 256 MiB.
     pub max_trace_bytes: usize,
 }
 
