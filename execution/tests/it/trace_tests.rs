@@ -181,6 +181,52 @@ fn the_step_cap_counts_every_transaction_of_a_block() {
 }
 
 #[test]
+fn the_struct_logger_shows_storage_unless_disabled() {
+    let chain = chain();
+    let executor = chain.chain.executor();
+    let store = chain.store();
+    // The second call: SLOAD reads 1, SSTORE writes 2 (storage as geth
+    // shows it: the slots the contract touched so far, at SLOAD/SSTORE).
+    let trace = executor
+        .trace_transaction(store, 1, 1, GethDebugTracingOptions::default(), &limits())
+        .unwrap();
+    let GethTrace::Default(frame) = trace else {
+        panic!("{trace:?}")
+    };
+    let word = |n: u64| B256::from(U256::from(n));
+    let ops: Vec<&str> = frame.struct_logs.iter().map(|l| l.op.as_ref()).collect();
+    assert_eq!(
+        ops,
+        ["PUSH1", "SLOAD", "PUSH1", "ADD", "PUSH1", "SSTORE", "STOP"]
+    );
+    let sload = &frame.struct_logs[1];
+    assert_eq!(sload.stack.as_deref(), Some(&[U256::ZERO][..]));
+    assert_eq!(
+        sload.storage,
+        Some([(B256::ZERO, word(1))].into_iter().collect())
+    );
+    let sstore = &frame.struct_logs[5];
+    assert_eq!(
+        sstore.storage,
+        Some([(B256::ZERO, word(2))].into_iter().collect())
+    );
+    // The slot is cold in this transaction: 2100.
+    assert_eq!(sload.gas_cost, 2_100);
+    assert!(!frame.failed);
+    let options = GethDebugTracingOptions {
+        config: GethDefaultTracingOptions::default().disable_storage(),
+        ..Default::default()
+    };
+    let trace = executor
+        .trace_transaction(store, 1, 1, options, &limits())
+        .unwrap();
+    let GethTrace::Default(frame) = trace else {
+        panic!("{trace:?}")
+    };
+    assert!(frame.struct_logs.iter().all(|l| l.storage.is_none()));
+}
+
+#[test]
 fn byte_and_time_limits_stop_a_trace() {
     let chain = chain();
     let executor = chain.chain.executor();
