@@ -33,8 +33,19 @@ pub mod token {
     );
 }
 
+/// A plain ERC20 with a public mint (contracts/test/mocks/Tokens.sol): the
+/// test token of `outrigger devnet` and of the bridge tests.
+pub mod test_token {
+    alloy_sol_types::sol!(
+        #[derive(Debug)]
+        MockERC20,
+        "../contracts/artifacts/MockERC20.json"
+    );
+}
+
 pub use l1::L1Bridge;
 pub use sidechain::SidechainBridge;
+pub use test_token::MockERC20;
 pub use token::BridgedToken;
 
 alloy_sol_types::sol! {

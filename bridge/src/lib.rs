@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod contracts;
+pub mod deploy;
 pub mod metrics;
 pub mod relayer;
 pub mod rpc;
@@ -49,6 +50,34 @@ pub fn load_keystore(path: &Path, password: &str) -> Result<PrivateKeySigner, Ke
         path: path.display().to_string(),
         reason: e.to_string(),
     })
+}
+
+/// Writes `signer` as a web3 secret-storage (v3) keystore `dir/name`
+/// encrypted with `password`, file mode 0600 (what `outrigger devnet` gives
+/// its relayers; operators bring their own, from geth or `cast wallet`).
+pub fn save_keystore(
+    dir: &Path,
+    name: &str,
+    signer: &PrivateKeySigner,
+    password: &str,
+) -> Result<std::path::PathBuf, KeystoreError> {
+    let path = dir.join(name);
+    let failed = |reason: String| KeystoreError {
+        path: path.display().to_string(),
+        reason,
+    };
+    PrivateKeySigner::encrypt_keystore(
+        dir,
+        &mut rand08::thread_rng(),
+        signer.to_bytes(),
+        password,
+        Some(name),
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| failed(e.to_string()))?;
+    Ok(path)
 }
 
 /// One asset's solvency: what the L1 bridge holds against what is out on

@@ -105,6 +105,9 @@ pub struct Receipt {
     /// The logs it emitted.
     #[serde(default)]
     pub logs: Vec<Log>,
+    /// The contract a deployment created.
+    #[serde(default)]
+    pub contract_address: Option<Address>,
 }
 
 impl Receipt {

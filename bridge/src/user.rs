@@ -84,24 +84,25 @@ impl Bridges {
     }
 }
 
-/// Signs and sends a call, waits for its receipt, fails if it reverted.
+/// Signs and sends a call (or, to [`TxKind::Create`], a deployment), waits
+/// for its receipt, fails if it reverted.
 pub async fn send_and_wait(
     rpc: &RpcClient,
     chain_id: u64,
     signer: &PrivateKeySigner,
-    to: Address,
+    to: impl Into<TxKind>,
     input: Vec<u8>,
     value: U256,
     what: &str,
 ) -> UserResult<Receipt> {
     let from = signer.address();
+    let to = to.into();
     let input = Bytes::from(input);
-    let estimate: alloy_primitives::U64 = rpc
-        .request(
-            "eth_estimateGas",
-            json!([{"from": from, "to": to, "input": input, "value": value}]),
-        )
-        .await?;
+    let mut request = json!({"from": from, "input": input, "value": value});
+    if let TxKind::Call(to) = to {
+        request["to"] = json!(to);
+    }
+    let estimate: alloy_primitives::U64 = rpc.request("eth_estimateGas", json!([request])).await?;
     // Margin: a payout needs gas left at its end (EIP-150's 63/64).
     let gas_limit = estimate.to::<u64>().saturating_mul(3) / 2 + 50_000;
     let nonce = rpc.nonce(from).await?;
@@ -117,7 +118,7 @@ pub async fn send_and_wait(
         gas_limit,
         max_fee_per_gas: base * 2 + tip,
         max_priority_fee_per_gas: tip,
-        to: TxKind::Call(to),
+        to,
         value,
         access_list: Default::default(),
         input,

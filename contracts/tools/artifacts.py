@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEPLOYABLE = {"L1Bridge": "L1Bridge.sol", "SidechainBridge": "SidechainBridge.sol", "BridgedToken": "BridgedToken.sol"}
+# MockERC20 (test/mocks/Tokens.sol) is the test token `outrigger devnet`
+# lists on its L1 and the bridge tests use.
+DEPLOYABLE = {
+    "L1Bridge": "L1Bridge.sol",
+    "SidechainBridge": "SidechainBridge.sol",
+    "BridgedToken": "BridgedToken.sol",
+    "MockERC20": "Tokens.sol",
+}
 
 
 def fresh(name: str, source: str) -> str:

@@ -147,6 +147,40 @@ pub struct DevnetArgs {
     /// Milliseconds between blocks.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub block_time_ms: u64,
+    /// The L1 the bridge connects to: `embedded` (a single-validator
+    /// Outrigger chain the devnet runs, RPC on BASE+300), `anvil` (started
+    /// from --anvil, same port), or `none` (validators only, no bridge).
+    #[arg(
+        long,
+        value_name = "KIND",
+        default_value = "embedded",
+        conflicts_with = "l1_rpc"
+    )]
+    pub l1: L1Kind,
+    /// Use the L1 at this RPC URL instead (the test mnemonic's first
+    /// account pays for the deployment and the relayers' L1 gas).
+    #[arg(long, value_name = "URL")]
+    pub l1_rpc: Option<String>,
+    /// The anvil binary for `--l1 anvil`.
+    #[arg(long, value_name = "PATH", default_value = "anvil")]
+    pub anvil: PathBuf,
+    /// Relayer processes (metrics of relayer i on BASE+310+i).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub relayers: usize,
+    /// Relayer signatures (and votes) a transfer needs.
+    #[arg(long, value_name = "M", default_value_t = 3)]
+    pub threshold: usize,
+}
+
+/// Where `outrigger devnet` gets its L1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum L1Kind {
+    /// A single-validator Outrigger chain run by the devnet.
+    Embedded,
+    /// anvil, run by the devnet.
+    Anvil,
+    /// No L1 and no bridge.
+    None,
 }
 
 /// `outrigger keys` subcommands.

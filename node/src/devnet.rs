@@ -39,9 +39,15 @@ pub fn validator_dir(out: &Path, index: usize) -> PathBuf {
     out.join(format!("node{index}"))
 }
 
-/// Writes `out/genesis.json` (chain `chain_id`, the ten test accounts
-/// funded, `count` validators of power 1) and `out/node{i}/{validator,p2p}.key`.
-pub fn new_genesis(out: &Path, count: usize, chain_id: u64) -> eyre::Result<Vec<NewValidator>> {
+/// Writes `out/genesis.json` (chain `chain_id`, the ten test accounts and
+/// `extra` funded, `count` validators of power 1) and
+/// `out/node{i}/{validator,p2p}.key`.
+pub fn new_genesis(
+    out: &Path,
+    count: usize,
+    chain_id: u64,
+    extra: &[(alloy_primitives::Address, alloy_primitives::U256)],
+) -> eyre::Result<Vec<NewValidator>> {
     if count == 0 || count > VALIDATORS_MAX {
         bail!("--validators must be between 1 and {VALIDATORS_MAX}, not {count}");
     }
@@ -72,6 +78,15 @@ pub fn new_genesis(out: &Path, count: usize, chain_id: u64) -> eyre::Result<Vec<
     let mut json: serde_json::Value = serde_json::from_str(&dev::dev_genesis_json(&accounts)?)?;
     json["config"]["chainId"] = chain_id.into();
     json["outrigger"]["validators"] = serde_json::to_value(&section)?;
+    let alloc = json["alloc"]
+        .as_object_mut()
+        .ok_or_else(|| eyre::eyre!("the dev genesis has no alloc"))?;
+    for (address, balance) in extra {
+        alloc.insert(
+            address.to_string(),
+            serde_json::json!({ "balance": balance }),
+        );
+    }
     fs::create_dir_all(out).wrap_err_with(|| format!("creating {}", out.display()))?;
     fs::write(&genesis_path, serde_json::to_string_pretty(&json)?)
         .wrap_err_with(|| format!("writing {}", genesis_path.display()))?;
@@ -125,6 +140,8 @@ struct DevnetFile {
     metrics: Vec<String>,
     validators: Vec<DevnetValidator>,
     accounts: Vec<DevnetAccount>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    bridge: Option<crate::devnet_bridge::BridgeInfo>,
 }
 
 /// What `outrigger devnet` is asked for.
@@ -138,22 +155,36 @@ pub struct DevnetOptions {
     pub base_port: u16,
     /// Milliseconds between blocks.
     pub block_time_ms: u64,
+    /// The L1, bridges and relayers; `None`: the validators alone.
+    pub bridge: Option<crate::devnet_bridge::BridgeOptions>,
 }
 
-/// The running validator processes of a devnet.
+/// The running processes of a devnet (validators, L1, relayers), by name.
 #[derive(Debug)]
 pub struct Devnet {
-    children: Vec<(usize, Child)>,
+    children: Vec<(String, Child)>,
+    /// What `devnet.json` says of the bridge, if the devnet has one.
+    pub bridge: Option<crate::devnet_bridge::BridgeInfo>,
 }
 
 impl Devnet {
     /// Prepares (first time) and starts the devnet; writes `devnet.json`.
     pub fn start(options: &DevnetOptions) -> eyre::Result<Self> {
         let dir = &options.data_dir;
+        // devnet.json says the devnet is up: not until it is again.
+        let json_path = dir.join("devnet.json");
+        if json_path.exists() {
+            fs::remove_file(&json_path)
+                .wrap_err_with(|| format!("removing the old {}", json_path.display()))?;
+        }
         let genesis_path = dir.join(GENESIS_FILE);
         let count = options.validators;
         if !genesis_path.exists() {
-            new_genesis(dir, count, dev::DEV_CHAIN_ID)?;
+            let extra = match &options.bridge {
+                Some(bridge) => crate::devnet_bridge::sidechain_alloc(bridge.relayers)?,
+                None => Vec::new(),
+            };
+            new_genesis(dir, count, dev::DEV_CHAIN_ID, &extra)?;
         }
         let genesis_json = fs::read_to_string(&genesis_path)?;
         let genesis = outrigger_execution::genesis::GenesisFile::from_json(&genesis_json)?;
@@ -181,6 +212,7 @@ impl Devnet {
         let exe = std::env::current_exe().wrap_err("locating the outrigger binary")?;
         let mut devnet = Self {
             children: Vec::with_capacity(count),
+            bridge: None,
         };
         let mut file = DevnetFile {
             chain_id: genesis.genesis.config.chain_id,
@@ -195,6 +227,7 @@ impl Devnet {
                     private_key: format!("0x{}", alloy_primitives::hex::encode(a.to_bytes())),
                 })
                 .collect(),
+            bridge: None,
         };
         for (index, (p2p_addr, ports)) in peers.iter().enumerate() {
             let node_dir = validator_dir(dir, index);
@@ -226,7 +259,7 @@ impl Devnet {
                 .stderr(log)
                 .spawn()
                 .wrap_err("starting a validator process")?;
-            devnet.children.push((index, child));
+            devnet.children.push((format!("validator {index}"), child));
             let key = ValidatorKey::read(&node_dir.join(VALIDATOR_KEY_FILE))?;
             file.rpc.push(format!("http://127.0.0.1:{}", ports.rpc));
             file.ws.push(format!("ws://127.0.0.1:{}", ports.rpc));
@@ -238,16 +271,32 @@ impl Devnet {
                 rpc: format!("http://127.0.0.1:{}", ports.rpc),
             });
         }
-        let json_path = dir.join("devnet.json");
+        if let Some(bridge) = &options.bridge {
+            // Stops what started so far if the bridge cannot be set up.
+            match crate::devnet_bridge::start(
+                dir,
+                options.base_port,
+                bridge,
+                &file.rpc,
+                &mut devnet.children,
+            ) {
+                Ok(info) => file.bridge = Some(info),
+                Err(error) => {
+                    devnet.stop(Duration::from_secs(5));
+                    return Err(error);
+                }
+            }
+        }
         fs::write(&json_path, serde_json::to_string_pretty(&file)?)?;
+        devnet.bridge = file.bridge;
         Ok(devnet)
     }
 
-    /// The first validator process that exited, if one did.
-    pub fn exited(&mut self) -> Option<(usize, std::process::ExitStatus)> {
+    /// The first process that exited, if one did.
+    pub fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
         self.children
             .iter_mut()
-            .find_map(|(i, c)| c.try_wait().ok().flatten().map(|s| (*i, s)))
+            .find_map(|(name, c)| c.try_wait().ok().flatten().map(|s| (name.clone(), s)))
     }
 
     /// Asks every process to stop (SIGTERM), waits up to `grace`, then

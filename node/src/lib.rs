@@ -20,6 +20,7 @@ pub mod config;
 pub mod consensus_app;
 pub mod dev;
 pub mod devnet;
+pub mod devnet_bridge;
 pub mod keys;
 pub mod metrics;
 pub mod node;

@@ -6,9 +6,9 @@ use clap::Parser as _;
 use eyre::Context as _;
 use outrigger_node::{
     bridge_cli,
-    cli::{Cli, Command, DevnetArgs, GenesisCommand, KeysCommand, NodeArgs},
+    cli::{Cli, Command, DevnetArgs, GenesisCommand, KeysCommand, L1Kind, NodeArgs},
     config::{LogFormat, NodeConfig},
-    dev, devnet,
+    dev, devnet, devnet_bridge,
     keys::ValidatorKey,
     node,
 };
@@ -53,7 +53,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
                     chain_id,
                 },
         } => {
-            let made = devnet::new_genesis(&out, validators, chain_id)?;
+            let made = devnet::new_genesis(&out, validators, chain_id, &[])?;
             println!("wrote {}", out.join(node::GENESIS_FILE).display());
             for (i, v) in made.iter().enumerate() {
                 println!(
@@ -132,23 +132,59 @@ fn run_node(args: NodeArgs) -> eyre::Result<()> {
 }
 
 fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
+    let l1 = match (args.l1_rpc, args.l1) {
+        (Some(url), _) => Some(devnet_bridge::L1::Rpc(url)),
+        (None, L1Kind::Embedded) => Some(devnet_bridge::L1::Embedded),
+        (None, L1Kind::Anvil) => Some(devnet_bridge::L1::Anvil(args.anvil)),
+        (None, L1Kind::None) => None,
+    };
     let options = devnet::DevnetOptions {
         validators: args.validators,
         data_dir: args.data_dir,
         base_port: args.base_port,
         block_time_ms: args.block_time_ms,
+        bridge: l1.map(|l1| devnet_bridge::BridgeOptions {
+            l1,
+            relayers: args.relayers,
+            threshold: args.threshold,
+        }),
     };
+    let started = std::time::Instant::now();
     let mut net = devnet::Devnet::start(&options)?;
+    let dir = options.data_dir.display();
     println!(
-        "devnet: {} validators, chain id {}, RPC on http://127.0.0.1:{}..{}, logs in {}/node*/node.log",
+        "devnet ready in {:.1} s: {} validators, chain id {}, RPC on http://127.0.0.1:{}..{}, logs in {dir}/node*/node.log",
+        started.elapsed().as_secs_f64(),
         options.validators,
         dev::DEV_CHAIN_ID,
         options.base_port,
         usize::from(options.base_port) + options.validators - 1,
-        options.data_dir.display()
     );
+    if let Some(bridge) = &net.bridge {
+        println!(
+            "L1            {} (chain id {}), log in {dir}/l1/",
+            bridge.l1.rpc, bridge.l1.chain_id
+        );
+        println!("L1 bridge     {}", bridge.l1.bridge);
+        println!("sidechain     bridge {}", bridge.sidechain.bridge);
+        println!(
+            "relayers      {} of threshold {}, logs in {dir}/relayer*/relayer.log",
+            bridge.relayers.len(),
+            args.threshold
+        );
+        for token in &bridge.tokens {
+            println!(
+                "token {:<7} L1 {}  sidechain {}",
+                token.symbol, token.l1, token.sidechain
+            );
+        }
+        println!(
+            "bridge with   outrigger bridge --config {} deposit|withdraw|status|finalize (TEST has a public mint(address,uint256) on L1)",
+            bridge.bridge_config.display()
+        );
+    }
     println!(
-        "accounts and endpoints: {}",
+        "accounts       the test mnemonic's ten, funded on both chains; keys and endpoints in {}",
         options.data_dir.join("devnet.json").display()
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -168,7 +204,7 @@ fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
                         return exited;
                     }
                 }
-            } => Err(eyre::eyre!("validator {} exited ({}); see its node.log", exited.0, exited.1)),
+            } => Err(eyre::eyre!("{} exited ({}); see its log in {dir}", exited.0, exited.1)),
         }
     });
     net.stop(std::time::Duration::from_secs(10));

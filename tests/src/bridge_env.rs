@@ -26,9 +26,13 @@ use alloy_eips::eip2718::Encodable2718 as _;
 use alloy_primitives::{Address, Bytes, TxKind, U256, hex};
 use alloy_signer::SignerSync as _;
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolCall, SolConstructor as _};
+use alloy_sol_types::SolCall;
 use eyre::{Context as _, bail, eyre};
-use outrigger_bridge::contracts::{L1Bridge, SidechainBridge};
+use outrigger_bridge::{
+    contracts::{L1Bridge, MockERC20, SidechainBridge},
+    deploy::{self, DeployPlan},
+    rpc::RpcClient,
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -51,30 +55,7 @@ pub const SIDECHAIN_GAS_USERS: [u8; 2] = [21, 22];
 /// Password of the relayers' keystores.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// `n` ether in wei.
-pub fn ether(n: u64) -> U256 {
-    U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
-
-alloy_sol_types::sol! {
-    /// A plain ERC20 with a public mint (contracts/test/mocks/Tokens.sol),
-    /// compiled by `scripts/contracts.sh` into contracts/out; its creation
-    /// code is committed in tests/fixtures/MockERC20.json.
-    contract MockERC20 {
-        constructor(string name_, string symbol_);
-        function mint(address to, uint256 amount) external;
-        function balanceOf(address) external view returns (uint256);
-        function totalSupply() external view returns (uint256);
-    }
-}
-
-fn mock_erc20_code() -> eyre::Result<Vec<u8>> {
-    let artifact: Value = serde_json::from_str(include_str!("../fixtures/MockERC20.json"))?;
-    let code = artifact["bytecode"]
-        .as_str()
-        .ok_or_else(|| eyre!("MockERC20.json has no bytecode"))?;
-    Ok(hex::decode(code)?)
-}
+pub use outrigger_bridge::deploy::ether;
 
 /// Signs and sends a transaction (a CREATE when `to` is `None`) and waits for
 /// its successful receipt.
@@ -341,14 +322,7 @@ impl BridgeEnv {
         {
             rpc(anvil.rpc, "anvil_setBalance", json!([who, ether(1_000)]))?;
         }
-        let l1_nonce = quantity(&rpc(
-            anvil.rpc,
-            "eth_getTransactionCount",
-            json!([deployer.address(), "latest"]),
-        )?)?;
-        let token = deployer.address().create(l1_nonce);
-        let l1_bridge = deployer.address().create(l1_nonce + 1);
-        let sidechain_bridge = deployer.address().create(0);
+        let sidechain_bridge = deploy::sidechain_bridge_address(deployer.address());
 
         // The sidechain: genesis with the bridge's native supply, then deploy.
         let mut funded = vec![
@@ -374,89 +348,32 @@ impl BridgeEnv {
             })?;
         let sidechain_rpc = sidechain.node(0).rpc;
 
-        let mut code = mock_erc20_code()?;
-        code.extend(
-            MockERC20::constructorCall {
-                name_: "Test Token".into(),
-                symbol_: "TT".into(),
-            }
-            .abi_encode(),
-        );
-        let receipt = send_tx(anvil.rpc, L1_ID, &deployer, None, code, U256::ZERO)?;
-        assert_eq!(receipt["contractAddress"], json!(token));
-        let receipt = send_tx(
-            anvil.rpc,
-            L1_ID,
-            &deployer,
-            None,
-            L1Bridge::BYTECODE.to_vec(),
-            U256::ZERO,
-        )?;
-        assert_eq!(receipt["contractAddress"], json!(l1_bridge));
-        let receipt = send_tx(
-            sidechain_rpc,
-            SIDECHAIN_ID,
-            &deployer,
-            None,
-            SidechainBridge::BYTECODE.to_vec(),
-            U256::ZERO,
-        )?;
-        assert_eq!(receipt["contractAddress"], json!(sidechain_bridge));
-
-        let listing = |token: Address, name: &str, symbol: &str| L1Bridge::TokenListing {
-            token,
-            homeL1: true,
-            config: L1Bridge::TokenConfig {
-                enabled: true,
-                minAmount: U256::from(1),
-                maxAmount: ether(1_000_000),
-                dailyLimit: ether(100_000_000),
-                delayThreshold: ether(1_000_000),
-            },
-            metadata: L1Bridge::TokenMetadata {
-                name: name.into(),
-                symbol: symbol.into(),
-                decimals: 18,
-            },
+        let client = |name: &'static str, addr: SocketAddr| {
+            RpcClient::new(name, &[format!("http://{addr}")], Duration::from_secs(10))
         };
-        let params = |remote_chain: u64, remote: Address| L1Bridge::InitParams {
+        let plan = DeployPlan {
+            l1_chain_id: L1_ID,
+            sidechain_chain_id: SIDECHAIN_ID,
+            relayers: relayer_addresses.clone(),
+            threshold,
             governance: key(2).address(),
             guardian: key(3).address(),
-            governanceDelay: U256::from(3600),
-            transferDelay: U256::from(600),
-            remoteChainId: U256::from(remote_chain),
-            remoteBridge: remote,
-            relayers: relayer_addresses.clone(),
-            threshold: U256::from(threshold),
-            tokens: vec![
-                listing(Address::ZERO, "", ""),
-                listing(token, "Test Token", "TT"),
-            ],
+            test_token: Some(("Test Token".into(), "TT".into())),
         };
-        send_tx(
-            anvil.rpc,
-            L1_ID,
-            &deployer,
-            Some(l1_bridge),
-            L1Bridge::initializeCall {
-                p: params(SIDECHAIN_ID, sidechain_bridge),
-            }
-            .abi_encode(),
-            U256::ZERO,
-        )?;
-        // The sidechain binding's InitParams is the same ABI type.
-        let init = L1Bridge::initializeCall {
-            p: params(L1_ID, l1_bridge),
-        }
-        .abi_encode();
-        send_tx(
-            sidechain_rpc,
-            SIDECHAIN_ID,
-            &deployer,
-            Some(sidechain_bridge),
-            init,
-            U256::ZERO,
-        )?;
+        let deployment = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(deploy::deploy(
+                &client("l1", anvil.rpc)?,
+                &client("sidechain", sidechain_rpc)?,
+                &deployer,
+                &deployer,
+                &plan,
+            ))?;
+        let l1_bridge = deployment.l1_bridge;
+        let token = deployment
+            .test_token
+            .ok_or_else(|| eyre!("no test token deployed"))?;
 
         let (finality, confirmations) = match finality {
             L1Finality::Finalized => ("finalized", 1),

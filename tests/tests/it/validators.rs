@@ -218,62 +218,38 @@ fn a_garbage_peer_is_banned_and_the_chain_goes_on() {
     net.assert_agree(before + 5).unwrap();
 }
 
-/// `outrigger devnet`: four validator processes, `devnet.json` describing
-/// them, and Ctrl-C stopping them all.
-#[test]
-fn devnet_command_runs_a_chain_and_ctrl_c_stops_it() {
-    let dir = tempfile::tempdir().unwrap();
-    // RPC on base..base+3, p2p base+100.., metrics base+200..: a range
-    // unlikely to be taken, different for each run.
-    let base = 20_000 + (std::process::id() % 20_000) as u16;
-    let mut child = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+/// Starts `outrigger devnet` in `dir`; returns the process and its
+/// `devnet.json` once written (the time to ready is printed).
+fn start_devnet(dir: &std::path::Path, base: u16) -> (std::process::Child, serde_json::Value) {
+    let json_path = dir.join("devnet.json");
+    let _ = std::fs::remove_file(&json_path);
+    let started = Instant::now();
+    let child = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
         .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
         .args(["--base-port", &base.to_string()])
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let json_path = dir.path().join("devnet.json");
     let deadline = Instant::now() + Duration::from_secs(60);
     while !json_path.exists() {
-        assert!(Instant::now() < deadline, "no devnet.json");
+        assert!(Instant::now() < deadline, "no devnet.json within 60 s");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let devnet: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
-    assert_eq!(devnet["chain_id"], 1337);
-    assert_eq!(devnet["validators"].as_array().unwrap().len(), 4);
-    assert_eq!(devnet["accounts"].as_array().unwrap().len(), 10);
-    let rpcs: Vec<std::net::SocketAddr> = devnet["rpc"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            u.as_str()
-                .unwrap()
-                .trim_start_matches("http://")
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    for addr in &rpcs {
-        loop {
-            let head = rpc(*addr, "eth_blockNumber", json!([]))
-                .ok()
-                .map(|v| quantity(&v).unwrap());
-            if head.is_some_and(|h| h >= 3) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{addr} did not reach block 3");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    let funded = &devnet["accounts"][0]["address"];
-    let balance = rpc(rpcs[2], "eth_getBalance", json!([funded, "latest"])).unwrap();
-    // 10,000 ETH, as the test accounts get.
-    assert_eq!(balance, "0x21e19e0c9bab2400000");
+    // devnet.json is written last, when everything runs.
+    std::thread::sleep(Duration::from_millis(200));
+    let devnet = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    eprintln!(
+        "devnet ready (validators, L1, bridges, relayers) in {} ms",
+        started.elapsed().as_millis()
+    );
+    (child, devnet)
+}
+
+/// Ctrl-C (SIGINT) the devnet; it must exit cleanly within 30 s.
+fn ctrl_c(mut child: std::process::Child) {
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -287,10 +263,141 @@ fn devnet_command_runs_a_chain_and_ctrl_c_stops_it() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "devnet exited with {status}");
-    for addr in &rpcs {
+}
+
+fn url_addr(url: &serde_json::Value) -> std::net::SocketAddr {
+    url.as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap()
+}
+
+/// `outrigger devnet`: four validators, an embedded L1, both bridges, four
+/// relayers of threshold 3, described in `devnet.json`. ETH and the test
+/// token deposited with `outrigger bridge` arrive on the sidechain; Ctrl-C
+/// stops every process; started again on its folder, the devnet goes on
+/// with the same chain and bridge.
+#[test]
+fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
+    use alloy_sol_types::SolCall as _;
+    use outrigger_bridge::contracts::MockERC20;
+    use outrigger_tests::bridge_env::{BridgeEnv, ether, send_tx, wait_for};
+
+    let dir = tempfile::tempdir().unwrap();
+    // RPC on base..base+3, p2p base+100.., metrics base+200.., L1 base+300,
+    // relayer metrics base+310..: a range unlikely to be taken, different
+    // for each run.
+    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    let (child, devnet) = start_devnet(dir.path(), base);
+    assert_eq!(devnet["chain_id"], 1337);
+    assert_eq!(devnet["validators"].as_array().unwrap().len(), 4);
+    assert_eq!(devnet["accounts"].as_array().unwrap().len(), 10);
+    assert_eq!(devnet["l1"]["chain_id"], 31337);
+    assert_eq!(devnet["relayers"].as_array().unwrap().len(), 4);
+    assert_eq!(devnet["tokens"][0]["symbol"], "ETH");
+    assert_eq!(devnet["tokens"][0]["sidechain"], "native");
+    assert_eq!(devnet["tokens"][1]["symbol"], "TEST");
+    let rpcs: Vec<std::net::SocketAddr> = devnet["rpc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(url_addr)
+        .collect();
+    let l1 = url_addr(&devnet["l1"]["rpc"]);
+    let parse = |v: &serde_json::Value| -> alloy_primitives::Address {
+        v.as_str().unwrap().parse().unwrap()
+    };
+    let l1_token = parse(&devnet["tokens"][1]["l1"]);
+    let sidechain_token = parse(&devnet["tokens"][1]["sidechain"]);
+    let funded = &devnet["accounts"][0]["address"];
+    // 10,000 ETH, as the test accounts get, on both chains.
+    for addr in [rpcs[2], l1] {
+        let balance = rpc(addr, "eth_getBalance", json!([funded, "latest"])).unwrap();
+        assert_eq!(balance, "0x21e19e0c9bab2400000", "{addr}");
+    }
+
+    // A user bridges ETH and the test token with the CLI.
+    let user: alloy_signer_local::PrivateKeySigner = devnet["accounts"][0]["private_key"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let to = alloy_primitives::Address::repeat_byte(0xbe);
+    send_tx(
+        l1,
+        31337,
+        &user,
+        Some(l1_token),
+        MockERC20::mintCall {
+            to: user.address(),
+            amount: ether(100),
+        }
+        .abi_encode(),
+        alloy_primitives::U256::ZERO,
+    )
+    .unwrap();
+    let config = devnet["bridge_config"].as_str().unwrap();
+    let key = format!("0x{}", alloy_primitives::hex::encode(user.to_bytes()));
+    for args in [
+        vec!["deposit", "--amount", "2"],
+        vec![
+            "deposit",
+            "--amount",
+            "5",
+            "--token",
+            &devnet["tokens"][1]["l1"].as_str().unwrap(),
+        ],
+    ] {
+        let out = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+            .args(["bridge", "--config", config])
+            .args(&args)
+            .args(["--to", &to.to_string(), "--private-key-env", "DEVNET_KEY"])
+            .env("DEVNET_KEY", &key)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let deposited = Instant::now();
+    wait_for(
+        "the deposits on the sidechain",
+        Duration::from_secs(60),
+        || {
+            let eth = outrigger_tests::bridge_env::balance(rpcs[3], to)?;
+            let token = BridgeEnv::token_balance(rpcs[3], sidechain_token, to)?;
+            Ok((eth == ether(2) && token == ether(5)).then_some(()))
+        },
+    )
+    .unwrap();
+    eprintln!(
+        "devnet deposits arrived {} ms after the CLI returned",
+        deposited.elapsed().as_millis()
+    );
+
+    ctrl_c(child);
+    let relayer_metrics: Vec<std::net::SocketAddr> = (0..4)
+        .map(|i| format!("127.0.0.1:{}", base + 310 + i).parse().unwrap())
+        .collect();
+    for addr in rpcs.iter().chain([&l1]) {
         assert!(
             rpc(*addr, "eth_blockNumber", json!([])).is_err(),
             "{addr} still serves"
         );
     }
+    for addr in &relayer_metrics {
+        assert!(
+            outrigger_tests::node_process::http_get(*addr, "/metrics").is_err(),
+            "relayer metrics at {addr} still served"
+        );
+    }
+
+    // Again on the same folder: the same chain and bridge, the deposits kept.
+    let (child, again) = start_devnet(dir.path(), base);
+    assert_eq!(again["l1"]["bridge"], devnet["l1"]["bridge"]);
+    assert_eq!(again["tokens"], devnet["tokens"]);
+    assert_eq!(
+        outrigger_tests::bridge_env::balance(rpcs[0], to).unwrap(),
+        ether(2)
+    );
+    ctrl_c(child);
 }
