@@ -2,8 +2,8 @@
 written here from the Yellow Paper (appendix D), sharing no code with the
 node: only `rlp` and `eth_hash` (keccak) from PyPI.
 
-Against the stateRoot of the block from `eth_getBlockByNumber`, at two
-successive heads: account proofs of a contract with storage, an EOA
+Against the stateRoot of the block from `eth_getBlockByNumber`, at the head
+and at past blocks (which the node rebuilds from its history): account proofs of a contract with storage, an EOA
 with a nonce, and an account that does not exist (an exclusion proof);
 storage proofs of set slots and of an unset one (exclusion). A tampered
 proof must be rejected, so the verifier is seen to verify.
@@ -23,17 +23,19 @@ MNEMONIC = "test test test test test test test test test test test junk"
 EMPTY_ROOT = keccak(rlp.encode(b""))
 EMPTY_CODE = keccak(b"")
 
-# Init code that stores three slots and deploys the one-byte runtime 0x00:
+# Init code that stores three slots and deploys a runtime that stores its
+# first calldata word in slot 0 (`sstore(0, calldataload(0))`):
 #   sstore(0, 0x2a); sstore(1, 0x0102); sstore(BIG_SLOT, BIG_VALUE);
-#   mstore8(0, 0); return(0, 1)
+#   mstore(0, RUNTIME); return(26, 6)
+RUNTIME = bytes.fromhex("600035600055")
 BIG_SLOT = bytes.fromhex("ab" * 32)
 BIG_VALUE = bytes.fromhex("00" * 16 + "ff" * 16)
 INIT_CODE = (
     bytes.fromhex("602a600055")
     + bytes.fromhex("610102600155")
     + b"\x7f" + BIG_VALUE + b"\x7f" + BIG_SLOT + b"\x55"
-    + bytes.fromhex("6000600053")
-    + bytes.fromhex("60016000f3")
+    + b"\x65" + RUNTIME + bytes.fromhex("600052")
+    + bytes.fromhex("6006601af3")
 )
 
 
@@ -173,11 +175,11 @@ def main(url):
     slots = [slot(0), slot(1), BIG_SLOT, absent_slot]
     checked = 0
 
-    def check_head(block, transferred):
+    def check_at(block, transferred, slot0=b"\x2a"):
         nonlocal checked
         exists, values, _ = check_account(url, contract, slots, block)
         assert exists, f"contract {contract} not proven at {block}"
-        assert values[slot(0)] == b"\x2a" and values[slot(1)] == b"\x01\x02", values
+        assert values[slot(0)] == slot0 and values[slot(1)] == b"\x01\x02", values
         assert values[BIG_SLOT] == BIG_VALUE.lstrip(b"\x00"), values
         assert values[absent_slot] == b"", "an unset slot must be proven absent"
         exists, _, answer = check_account(url, sender.address, [], block)
@@ -188,13 +190,32 @@ def main(url):
         assert exists == transferred, "the 0x11.. account exists only after the transfer"
         checked += 4
 
-    # The head, by tag and by number, before and after a block that adds
-    # an account and changes the sender's nonce (a new state root).
-    check_head("latest", False)
-    check_head(receipt["blockNumber"], False)
+    # The head, by tag and by number, then a block that adds an account and
+    # changes the sender's nonce (a new state root); the deployment's block
+    # is then a past block, whose proofs the node rebuilds.
+    deployed = receipt["blockNumber"]
+    check_at("latest", False)
+    check_at(deployed, False)
     rpc(url, "eth_sendTransaction", [{"from": sender.address, "to": "0x" + "11" * 20, "value": "0x5"}])
     rpc(url, "evm_mine", [])
-    check_head("latest", True)
+    check_at("latest", True)
+    check_at(deployed, False)
+    # Slot 0 changed, then cleared (a removal from the storage trie): the
+    # head's storage trie moves away from the deployment's.
+    rpc(url, "eth_sendTransaction", [{"from": sender.address, "to": contract, "data": "0x" + slot(0x77).hex()}])
+    rpc(url, "evm_mine", [])
+    changed = rpc(url, "eth_blockNumber", [])
+    rpc(url, "eth_sendTransaction", [{"from": sender.address, "to": contract, "data": "0x" + slot(0).hex()}])
+    rpc(url, "evm_mine", [])
+    check_at("latest", True, slot0=b"")
+    check_at(changed, True, slot0=b"\x77")
+    check_at(deployed, False)
+    # Before the deployment: the contract is absent (an exclusion proof in
+    # a past trie), its slots too.
+    before = hex(int(deployed, 16) - 1)
+    exists, values, _ = check_account(url, contract, slots, before)
+    assert not exists and all(v == b"" for v in values.values()), values
+    checked += 1
 
     # A proof that was tampered with is rejected.
     header = rpc(url, "eth_getBlockByNumber", ["latest", False])
@@ -214,7 +235,7 @@ def main(url):
         pass
     else:
         raise AssertionError("a truncated proof verified")
-    print(f"{checked} account proofs and their storage proofs verified at 2 heads")
+    print(f"{checked} account proofs and their storage proofs verified, at the head and at past blocks")
     print("proofs verified")
 
 

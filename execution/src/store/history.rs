@@ -241,6 +241,70 @@ impl Store {
         }
     }
 
+    /// Addresses whose account blocks `after + 1 ..= head` changed, from
+    /// their changesets (so `after` must be within the kept history).
+    pub(super) fn accounts_changed_after(
+        &self,
+        after: u64,
+        head: u64,
+    ) -> StoreResult<HashSet<Address>> {
+        let mut changed = HashSet::new();
+        for number in after + 1..=head {
+            self.for_each_change(&tagged(ACCOUNT_CHANGE, &number.to_be_bytes(), &[]), |key| {
+                let address = key
+                    .get(9..29)
+                    .filter(|_| key.len() == 29)
+                    .ok_or_else(|| corrupt("history", "changeset key of the wrong length"))?;
+                changed.insert(Address::from_slice(address));
+                Ok(())
+            })?;
+        }
+        Ok(changed)
+    }
+
+    /// Slots of `address` that blocks `after + 1 ..= head` changed.
+    pub(super) fn slots_changed_after(
+        &self,
+        address: &Address,
+        after: u64,
+        head: u64,
+    ) -> StoreResult<HashSet<B256>> {
+        let mut changed = HashSet::new();
+        for number in after + 1..=head {
+            let prefix = tagged(STORAGE_CHANGE, &number.to_be_bytes(), address.as_slice());
+            self.for_each_change(&prefix, |key| {
+                let slot = key
+                    .get(29..61)
+                    .filter(|_| key.len() == 61)
+                    .ok_or_else(|| corrupt("history", "changeset key of the wrong length"))?;
+                changed.insert(B256::from_slice(slot));
+                Ok(())
+            })?;
+        }
+        Ok(changed)
+    }
+
+    /// Calls `f` with every history key starting with `prefix`.
+    fn for_each_change(
+        &self,
+        prefix: &[u8],
+        mut f: impl FnMut(&[u8]) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let (start, end) = prefix_range(prefix);
+        let iter = self.db.iterator_cf(
+            self.cf(HISTORY),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for entry in iter {
+            let (key, _) = entry?;
+            if key.as_ref() >= end.as_slice() {
+                break;
+            }
+            f(&key)?;
+        }
+        Ok(())
+    }
+
     /// Fails unless the state at `number` is kept.
     pub(super) fn check_state_available(&self, number: u64) -> StoreResult<()> {
         let head = self.head_number()?.unwrap_or_default();

@@ -1,4 +1,5 @@
-//! Reading the head state: revm's database interface, and proofs.
+//! Reading the state: revm's database interface, and proofs (at the head
+//! from the stored tries, at a past block from the tries taken back to it).
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
@@ -7,8 +8,10 @@ use revm::{
     state::AccountInfo,
 };
 
+use std::collections::{HashMap, HashSet};
+
 use super::{Store, StoreError, StoreResult, corrupt};
-use crate::trie::proof;
+use crate::trie::{NodeReader, Trie, TrieError, TrieUpdates, node::Nibbles, proof};
 
 /// The state of a [`Store`] after one block, as revm and the RPC read it:
 /// the head's flat state, or a recent block's through the history.
@@ -70,18 +73,15 @@ impl<'a> StateReader<'a> {
         self.store.code(hash)
     }
 
-    /// The account and storage proofs for `address` and `slots` at the head.
-    /// Proofs need the trie nodes, which are kept for the head only.
+    /// The account and storage proofs for `address` and `slots`. Trie nodes
+    /// are stored for the head only: for an earlier block, the tries are
+    /// taken back to it first (see [`StateReader::past_proof`]).
     pub fn proof(&self, address: Address, slots: &[B256]) -> StoreResult<AccountProof> {
         let head = self.store.head_number()?.unwrap_or_default();
         if let Some(number) = self.at
             && number != head
         {
-            return Err(StoreError::StateUnavailable {
-                number,
-                oldest: head,
-                head,
-            });
+            return self.past_proof(address, slots, number);
         }
         let root = self.store.head_state_root()?;
         let account = self.store.account(address)?;
@@ -108,6 +108,139 @@ impl<'a> StateReader<'a> {
             proof: account_proof,
             storage,
         })
+    }
+}
+
+/// How often a past-block proof is retried when blocks committed while it
+/// was built (the head's tries moved under it).
+const PAST_PROOF_ATTEMPTS: usize = 3;
+
+impl StateReader<'_> {
+    /// The proof at block `number` before the head: the head's account trie
+    /// (and the account's storage trie) with every account (slot) changed
+    /// since `number` set back to its value then, in memory; the proof is
+    /// read from the stored nodes under those changes. The work grows with
+    /// what changed since `number`, which the history window bounds. The
+    /// rebuilt roots must equal block `number`'s state root and the
+    /// account's storage root then, or nothing is returned.
+    fn past_proof(
+        &self,
+        address: Address,
+        slots: &[B256],
+        number: u64,
+    ) -> StoreResult<AccountProof> {
+        let store = self.store;
+        let state_root = store
+            .header(number)?
+            .ok_or_else(|| corrupt("headers", format!("block #{number} is missing")))?
+            .state_root;
+        for _ in 0..PAST_PROOF_ATTEMPTS {
+            store.check_state_available(number)?;
+            let head = store.head_number()?.unwrap_or_default();
+            let head_root = store.head_state_root()?;
+            let head_account = store.account(address)?;
+            // Read after the roots: a block committed meanwhile shows in the
+            // changesets, and the root check below catches it.
+            let accounts = store.accounts_changed_after(number, head)?;
+            let slots_changed = store.slots_changed_after(&address, number, head)?;
+            if store.head_number()? != Some(head) {
+                continue;
+            }
+
+            let mut trie = Trie::new(store.account_trie(), head_root);
+            for changed in &accounts {
+                let key = keccak256(changed);
+                match store.account_at(*changed, number)? {
+                    Some(account) => trie.insert(key.as_slice(), alloy_rlp::encode(account))?,
+                    None => trie.remove(key.as_slice())?,
+                }
+            }
+            let (root, updates) = trie.commit();
+            if root != state_root {
+                continue;
+            }
+            let account = store.account_at(address, number)?;
+            let account_proof = proof::prove(
+                &Updated::new(store.account_trie(), updates),
+                root,
+                keccak256(address).as_slice(),
+            )?;
+
+            let storage_root = account.as_ref().map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+            let head_storage_root = head_account.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+            let mut trie = Trie::new(store.storage_trie(keccak256(address)), head_storage_root);
+            for slot in &slots_changed {
+                let key = keccak256(slot);
+                let value = store.storage_at(address, *slot, number)?;
+                if value.is_zero() {
+                    trie.remove(key.as_slice())?;
+                } else {
+                    trie.insert(key.as_slice(), alloy_rlp::encode(value))?;
+                }
+            }
+            let (root, updates) = trie.commit();
+            if root != storage_root {
+                continue;
+            }
+            let nodes = Updated::new(store.storage_trie(keccak256(address)), updates);
+            let storage = slots
+                .iter()
+                .map(|slot| {
+                    Ok(StorageProof {
+                        slot: *slot,
+                        value: store.storage_at(address, *slot, number)?,
+                        proof: proof::prove(&nodes, root, keccak256(slot).as_slice())?,
+                    })
+                })
+                .collect::<StoreResult<_>>()?;
+            if store.head_number()? != Some(head) {
+                continue;
+            }
+            return Ok(AccountProof {
+                address,
+                account,
+                proof: account_proof,
+                storage,
+            });
+        }
+        Err(corrupt(
+            "state history",
+            format!(
+                "proof at block #{number}: the tries taken back to it do not give its roots \
+                 (or blocks kept committing while they were rebuilt)"
+            ),
+        ))
+    }
+}
+
+/// Stored trie nodes with one [`TrieUpdates`] applied over them, in memory.
+struct Updated<R> {
+    stored: R,
+    wiped: bool,
+    deleted: HashSet<Nibbles>,
+    put: HashMap<Nibbles, Vec<u8>>,
+}
+
+impl<R> Updated<R> {
+    fn new(stored: R, updates: TrieUpdates) -> Self {
+        Self {
+            stored,
+            wiped: updates.wipe,
+            deleted: updates.deletes.into_iter().collect(),
+            put: updates.puts.into_iter().collect(),
+        }
+    }
+}
+
+impl<R: NodeReader> NodeReader for Updated<R> {
+    fn node(&self, path: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
+        if let Some(rlp) = self.put.get(path) {
+            return Ok(Some(rlp.clone()));
+        }
+        if self.wiped || self.deleted.contains(path) {
+            return Ok(None);
+        }
+        self.stored.node(path)
     }
 }
 

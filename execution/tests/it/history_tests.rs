@@ -111,9 +111,43 @@ fn balances_nonces_and_storage_at_every_kept_block() {
         store.state_at(10).unwrap_err(),
         StoreError::StateUnavailable { .. }
     ));
-    // Proofs only at the head.
-    assert!(store.state_at(9).unwrap().proof(bob, &[]).is_ok());
-    assert!(store.state_at(8).unwrap().proof(bob, &[]).is_err());
+    // Proofs at every kept block, against that block's state root (the
+    // tries are rebuilt back to it): the counter's slot 0 and bob's account.
+    for number in (9 - window)..=9 {
+        let state_root = store.header(number).unwrap().unwrap().state_root;
+        for address in [counter, bob] {
+            let proof = store
+                .state_at(number)
+                .unwrap()
+                .proof(address, &[B256::ZERO])
+                .unwrap();
+            let account = proof.account.expect("both accounts exist");
+            alloy_trie::proof::verify_proof(
+                state_root,
+                alloy_trie::Nibbles::unpack(alloy_primitives::keccak256(address)),
+                Some(alloy_rlp::encode(account)),
+                &proof.proof,
+            )
+            .unwrap_or_else(|e| panic!("{address} at #{number}: {e}"));
+            let slot = &proof.storage[0];
+            let expected = (address == counter).then(|| U256::from(number - 1));
+            assert_eq!(slot.value, expected.unwrap_or_default(), "#{number}");
+            alloy_trie::proof::verify_proof(
+                account.storage_root,
+                alloy_trie::Nibbles::unpack(alloy_primitives::keccak256(B256::ZERO)),
+                expected.map(alloy_rlp::encode),
+                &slot.proof,
+            )
+            .unwrap_or_else(|e| panic!("{address} slot 0 at #{number}: {e}"));
+        }
+    }
+    // Outside the window, no proof either.
+    assert!(matches!(
+        store
+            .state_at(9 - window - 1)
+            .and_then(|s| s.proof(bob, &[])),
+        Err(StoreError::StateUnavailable { .. })
+    ));
 
     // eth_call at a past block runs on that block's state.
     assert_eq!(

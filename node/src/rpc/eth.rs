@@ -1,6 +1,7 @@
-//! The `eth`, `net` and `web3` methods. State is read at the head only (the
-//! node keeps no historical state yet); blocks, transactions, receipts and
-//! logs at any height.
+//! The `eth`, `net` and `web3` methods. State (proofs included) is read at
+//! the head or at a block within the kept history (`storage.state_history_blocks`,
+//! or all in archive mode); blocks, transactions, receipts and logs at any
+//! height.
 
 use std::{collections::BTreeMap, sync::Arc};
 
