@@ -163,6 +163,7 @@ pub struct DevnetOptions {
 #[derive(Debug)]
 pub struct Devnet {
     children: Vec<(String, Child)>,
+    embedded_l1: Option<crate::devnet_bridge::EmbeddedL1>,
     /// What `devnet.json` says of the bridge, if the devnet has one.
     pub bridge: Option<crate::devnet_bridge::BridgeInfo>,
 }
@@ -212,6 +213,7 @@ impl Devnet {
         let exe = std::env::current_exe().wrap_err("locating the outrigger binary")?;
         let mut devnet = Self {
             children: Vec::with_capacity(count),
+            embedded_l1: None,
             bridge: None,
         };
         let mut file = DevnetFile {
@@ -279,6 +281,7 @@ impl Devnet {
                 bridge,
                 &file.rpc,
                 &mut devnet.children,
+                &mut devnet.embedded_l1,
             ) {
                 Ok(info) => file.bridge = Some(info),
                 Err(error) => {
@@ -293,10 +296,16 @@ impl Devnet {
     }
 
     /// The first process that exited, if one did.
-    pub fn exited(&mut self) -> Option<(String, std::process::ExitStatus)> {
-        self.children
-            .iter_mut()
-            .find_map(|(name, c)| c.try_wait().ok().flatten().map(|s| (name.clone(), s)))
+    pub fn exited(&mut self) -> Option<String> {
+        if self.embedded_l1.as_ref().is_some_and(|l1| l1.failed()) {
+            return Some("the embedded L1 stopped".into());
+        }
+        self.children.iter_mut().find_map(|(name, c)| {
+            c.try_wait()
+                .ok()
+                .flatten()
+                .map(|status| format!("{name} exited ({status})"))
+        })
     }
 
     /// Asks every process to stop (SIGTERM), waits up to `grace`, then
@@ -320,6 +329,9 @@ impl Devnet {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(l1) = self.embedded_l1.take() {
+            l1.stop();
         }
     }
 }

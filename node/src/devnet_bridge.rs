@@ -1,7 +1,8 @@
 //! The bridge half of `outrigger devnet`: an L1 (by default an embedded
-//! single-validator Outrigger chain, or anvil, or any L1 RPC), both bridges
-//! deployed and initialised, a test ERC20 listed on L1, and the relayer
-//! processes with their keystores and configs.
+//! single-validator Outrigger chain running inside the devnet process, or
+//! anvil, or any L1 RPC), both bridges deployed and initialised, a test
+//! ERC20 listed on L1, and the relayer processes with their keystores and
+//! configs.
 //!
 //! Everything it makes lives in the devnet's folder and is reused when the
 //! devnet starts again: `l1/` (the embedded chain's data, or anvil's state
@@ -200,14 +201,104 @@ async fn ready(rpc: &RpcClient, what: &str) -> eyre::Result<u64> {
     }
 }
 
+/// The embedded L1: a `--dev` node on its own thread and runtime inside
+/// the devnet process, its test accounts node-managed (as `node --dev`'s).
+#[derive(Debug)]
+pub struct EmbeddedL1 {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<eyre::Result<()>>>,
+}
+
+impl EmbeddedL1 {
+    /// Initialises `data_dir` with `genesis_json` (first time) and starts
+    /// the node; returns once it serves RPC on `rpc`.
+    fn start(
+        data_dir: &Path,
+        genesis_json: &str,
+        rpc: std::net::SocketAddr,
+        metrics: std::net::SocketAddr,
+    ) -> eyre::Result<Self> {
+        crate::node::init_data_dir(data_dir, genesis_json)?;
+        let mut config = crate::config::NodeConfig {
+            data_dir: data_dir.to_path_buf(),
+            ..Default::default()
+        };
+        config.rpc.addr = rpc;
+        config.metrics.addr = metrics;
+        config.block.time_ms = 1000;
+        let accounts = dev::dev_accounts(dev::DEV_ACCOUNTS)?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let thread =
+            std::thread::Builder::new()
+                .name("l1".into())
+                .spawn(move || -> eyre::Result<()> {
+                    let runtime = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .thread_name("l1")
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let mut handle = match crate::node::launch(config, accounts).await {
+                            Ok(handle) => {
+                                let _ = ready_tx.send(Ok(()));
+                                handle
+                            }
+                            Err(error) => {
+                                let _ = ready_tx.send(Err(format!("{error:#}")));
+                                return Err(error);
+                            }
+                        };
+                        let outcome = tokio::select! {
+                            _ = stopped => Ok(()),
+                            error = handle.failed() => Err(error),
+                        };
+                        handle.shutdown().await;
+                        outcome
+                    })
+                })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Self {
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
+            Ok(Err(error)) => bail!("the embedded L1 did not start: {error}"),
+            Err(_) => bail!("the embedded L1 thread ended before starting"),
+        }
+    }
+
+    /// Whether the node stopped by itself (it failed).
+    pub fn failed(&self) -> bool {
+        self.thread
+            .as_ref()
+            .is_some_and(std::thread::JoinHandle::is_finished)
+    }
+
+    /// Stops the node and waits for it.
+    pub fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A running L1 the devnet started.
+enum L1Process {
+    Embedded(EmbeddedL1),
+    Child(Child),
+}
+
 /// Starts the L1 (unless it is someone else's); returns its RPC URL and
-/// the process, if the devnet runs it.
+/// what runs it, if the devnet does.
 fn start_l1(
     l1: &L1,
     dir: &Path,
     base_port: u16,
     fund: &[(Address, U256)],
-) -> eyre::Result<(String, Option<Child>)> {
+) -> eyre::Result<(String, Option<L1Process>)> {
     let l1_dir = dir.join("l1");
     fs::create_dir_all(&l1_dir)?;
     let rpc_port = port(base_port, 300)?;
@@ -230,28 +321,13 @@ fn start_l1(
                 }
                 fs::write(&genesis, serde_json::to_string_pretty(&json)?)?;
             }
-            let exe = std::env::current_exe().wrap_err("locating the outrigger binary")?;
-            let metrics = format!("127.0.0.1:{}", port(base_port, 309)?);
-            let child = spawn(
-                &exe,
-                &[
-                    "node",
-                    "--dev",
-                    "--genesis",
-                    &genesis.display().to_string(),
-                    "--data-dir",
-                    &l1_dir.join("data").display().to_string(),
-                    "--rpc-addr",
-                    &rpc_addr,
-                    "--metrics-addr",
-                    &metrics,
-                    "--block-time-ms",
-                    "1000",
-                ],
-                &l1_dir.join("node.log"),
-                "the embedded L1",
+            let node = EmbeddedL1::start(
+                &l1_dir.join("data"),
+                &fs::read_to_string(&genesis)?,
+                rpc_addr.parse()?,
+                format!("127.0.0.1:{}", port(base_port, 309)?).parse()?,
             )?;
-            Ok((url, Some(child)))
+            Ok((url, Some(L1Process::Embedded(node))))
         }
         L1::Anvil(anvil) => {
             let child = spawn(
@@ -273,20 +349,22 @@ fn start_l1(
                 &l1_dir.join("anvil.log"),
                 "anvil",
             )?;
-            Ok((url, Some(child)))
+            Ok((url, Some(L1Process::Child(child))))
         }
     }
 }
 
 /// Starts the L1, deploys the bridges the first time, and starts the
-/// relayers; every process it starts is pushed to `children`. The
-/// sidechain's validators must be running at `sidechain_rpcs`.
+/// relayers; every process it starts is pushed to `children`, an embedded
+/// L1 goes to `embedded`. The sidechain's validators must be running at
+/// `sidechain_rpcs`.
 pub fn start(
     dir: &Path,
     base_port: u16,
     options: &BridgeOptions,
     sidechain_rpcs: &[String],
     children: &mut Vec<(String, Child)>,
+    embedded: &mut Option<EmbeddedL1>,
 ) -> eyre::Result<BridgeInfo> {
     if options.threshold == 0 || options.threshold > options.relayers {
         bail!(
@@ -300,8 +378,10 @@ pub fn start(
     let mut fund = vec![(mnemonic_account(L1_DEPLOYER_INDEX)?.address(), ether(1_000))];
     fund.extend(relayers.iter().map(|r| (r.address(), ether(100))));
     let (l1_url, l1_child) = start_l1(&options.l1, dir, base_port, &fund)?;
-    if let Some(child) = l1_child {
-        children.push(("the L1".into(), child));
+    match l1_child {
+        Some(L1Process::Child(child)) => children.push(("the L1".into(), child)),
+        Some(L1Process::Embedded(node)) => *embedded = Some(node),
+        None => {}
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -162,7 +162,7 @@ fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
     );
     if let Some(bridge) = &net.bridge {
         println!(
-            "L1            {} (chain id {}), log in {dir}/l1/",
+            "L1            {} (chain id {}), data in {dir}/l1/",
             bridge.l1.rpc, bridge.l1.chain_id
         );
         println!("L1 bridge     {}", bridge.l1.bridge);
@@ -204,7 +204,7 @@ fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
                         return exited;
                     }
                 }
-            } => Err(eyre::eyre!("{} exited ({}); see its log in {dir}", exited.0, exited.1)),
+            } => Err(eyre::eyre!("{exited}; see the logs in {dir}")),
         }
     });
     net.stop(std::time::Duration::from_secs(10));
