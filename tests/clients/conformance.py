@@ -58,7 +58,7 @@ FIXTURE_GAS_LIMIT = "0x5f5e100"
 
 # Methods whose fixtures are not replayed, and why. Printed by the run.
 EXCLUDED_METHODS = {
-    "eth_simulateV1": "not implemented yet (missing method; the multi-block simulator is a separate work item)",
+    "eth_simulateV1": "missing method: not implemented yet (multi-block simulation with block and state overrides; left for a follow-up)",
     "eth_config": "EIP-7910 reports an L1 hard-fork schedule (fork id, blob schedule, beacon/engine system contracts); Outrigger has no fork schedule and no blobs",
     "testing_buildBlockV1": "testing namespace: block building for an Engine API consensus client, which Outrigger does not have",
     "debug_getRawBlock": "debug_getRaw* is not served by this node",
