@@ -20,5 +20,7 @@ pub mod network;
 pub mod wal;
 
 pub use app::{AppError, Application, TransactionVerdict};
-pub use engine::{EngineConfig, EngineError, EngineHandle, SyncConfig, spawn, validators_at};
+pub use engine::{
+    EngineConfig, EngineError, EngineHandle, SyncConfig, SyncRange, spawn, validators_at,
+};
 pub use metrics::EngineMetrics;

@@ -52,6 +52,18 @@ pub struct NodeState {
     /// Where `eth_sendRawTransaction` queues transactions for gossip (on a
     /// validator chain).
     pub tx_gossip: Option<tokio::sync::mpsc::Sender<Vec<u8>>>,
+    /// The network and block sync of a validator chain, once started
+    /// (`net_peerCount`, `eth_syncing`).
+    pub p2p: std::sync::OnceLock<P2pStatus>,
+}
+
+/// What the RPC reads of the p2p side.
+#[derive(Debug)]
+pub struct P2pStatus {
+    /// The network (its peers).
+    pub network: outrigger_consensus::network::NetworkHandle,
+    /// The block sync in progress, if any.
+    pub sync: watch::Receiver<Option<outrigger_consensus::SyncRange>>,
 }
 
 /// A sealed block as subscriptions announce it.
@@ -260,6 +272,7 @@ pub async fn launch(
         tip_cache: Mutex::new(None),
         config: config.clone(),
         tx_gossip,
+        p2p: std::sync::OnceLock::new(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();

@@ -190,8 +190,14 @@ pub async fn start(
         proposal_blocks_max: 32,
         block_interval: Duration::from_millis(config.block.time_ms),
     };
+    let p2p = state.clone();
     let app = Arc::new(ChainApp::new(state, genesis_hash));
     let engine = outrigger_consensus::spawn(engine_config, app, network.clone(), events, metrics)?;
+    // Set once per node: `start` runs once.
+    let _ = p2p.p2p.set(crate::node::P2pStatus {
+        network: network.clone(),
+        sync: engine.sync_status(),
+    });
     let relay_network = network.clone();
     let relay = tokio::spawn(async move {
         while let Some(tx) = tx_gossip.recv().await {

@@ -114,14 +114,29 @@ pub enum EngineError {
     Config(String),
 }
 
+/// A block sync in progress: from which head, to which peer-reported one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncRange {
+    /// The head when this sync began.
+    pub start: u64,
+    /// The highest head a peer reported.
+    pub target: u64,
+}
+
 /// A running engine.
 #[derive(Debug)]
 pub struct EngineHandle {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<Result<(), EngineError>>,
+    sync: watch::Receiver<Option<SyncRange>>,
 }
 
 impl EngineHandle {
+    /// Whether the node is catching up by block sync (`eth_syncing`).
+    pub fn sync_status(&self) -> watch::Receiver<Option<SyncRange>> {
+        self.sync.clone()
+    }
+
     /// Stops the engine and waits for it.
     pub async fn shutdown(self) -> Result<(), EngineError> {
         let _ = self.shutdown.send(true);
@@ -188,6 +203,7 @@ pub fn spawn(
     let validators = validators_at(&config.genesis_validators, head + 1);
     let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_CHANNEL);
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let (sync_status, sync) = watch::channel(None);
     let engine = Engine {
         chain_id: config.core.chain_id.0,
         core,
@@ -205,12 +221,17 @@ pub fn spawn(
         syncing: false,
         sync_target: 0,
         sync_progress: None,
+        sync_status,
         next_height_at: None,
         nonce: rand::random(),
         config,
     };
     let task = tokio::spawn(engine.run(events, internal_rx, shutdown_rx));
-    Ok(EngineHandle { shutdown, task })
+    Ok(EngineHandle {
+        shutdown,
+        task,
+        sync,
+    })
 }
 
 /// The set of `height`: the genesis set, its proposer priorities advanced
@@ -246,6 +267,8 @@ struct Engine {
     sync_target: u64,
     /// When syncing started and from which head, for the progress log.
     sync_progress: Option<(Instant, u64)>,
+    /// The same, published for `eth_syncing`.
+    sync_status: watch::Sender<Option<SyncRange>>,
     /// When to start the next height after a decision.
     next_height_at: Option<tokio::time::Instant>,
     /// Distinguishes re-broadcasts for gossipsub; not signed.

@@ -94,8 +94,22 @@ impl Engine {
             self.sync_progress = Some((Instant::now(), head));
         }
         self.sync_target = target;
+        self.publish_sync();
         self.fetch(peer);
         Ok(())
+    }
+
+    /// Publishes the sync in progress (or none) for `eth_syncing`.
+    fn publish_sync(&self) {
+        let range = self.sync_progress.map(|(_, start)| super::SyncRange {
+            start,
+            target: self.sync_target,
+        });
+        self.sync_status.send_if_modified(|current| {
+            let changed = *current != range;
+            *current = range;
+            changed
+        });
     }
 
     fn fetch(&mut self, peer: PeerId) {
@@ -202,6 +216,7 @@ impl Engine {
             if left == 0 {
                 info!(target: "sync", height = head, "caught up; following consensus");
                 self.sync_progress = None;
+                self.publish_sync();
             }
         }
         if imported > 0 && head < self.sync_target {

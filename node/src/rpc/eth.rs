@@ -25,6 +25,24 @@ use super::{
 };
 use crate::node::NodeState;
 
+/// `eth_syncing`'s answer: `false`, or geth's progress object.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub(super) enum Syncing {
+    /// Not syncing (always `false`).
+    Not(bool),
+    /// Catching up.
+    #[serde(rename_all = "camelCase")]
+    Progress {
+        /// The head when this sync began.
+        starting_block: U64,
+        /// The head now.
+        current_block: U64,
+        /// The highest head a peer reported.
+        highest_block: U64,
+    },
+}
+
 /// The methods of the `eth`, `net` and `web3` namespaces this node serves.
 #[rpc(server)]
 pub trait EthRpc {
@@ -172,9 +190,10 @@ pub trait EthRpc {
     /// Removes a filter.
     #[method(name = "eth_uninstallFilter")]
     fn uninstall_filter(&self, id: U128) -> RpcResult<bool>;
-    /// Whether the node is catching up: a single-validator node never is.
+    /// `false`, or the range a block sync is catching up on (a node of a
+    /// validator chain behind its peers; a dev node never is).
     #[method(name = "eth_syncing")]
-    fn syncing(&self) -> RpcResult<bool>;
+    fn syncing(&self) -> RpcResult<Syncing>;
     /// What history this node serves (head, oldest state, retention), for
     /// RPC routers.
     #[method(name = "eth_capabilities")]
@@ -191,7 +210,7 @@ pub trait EthRpc {
     fn net_listening(&self) -> RpcResult<bool>;
     /// Connected peers.
     #[method(name = "net_peerCount")]
-    fn net_peer_count(&self) -> RpcResult<U64>;
+    async fn net_peer_count(&self) -> RpcResult<U64>;
     /// `outrigger/v<version>/<os>-<arch>`.
     #[method(name = "web3_clientVersion")]
     fn client_version(&self) -> RpcResult<String>;
@@ -418,6 +437,7 @@ pub(crate) fn pool_validated(
     Ok(hash)
 }
 
+#[jsonrpsee::core::async_trait]
 impl EthRpcServer for EthApi {
     fn chain_id(&self) -> RpcResult<U64> {
         Ok(U64::from(self.state.chain.spec().chain_id))
@@ -822,8 +842,19 @@ impl EthRpcServer for EthApi {
         Ok(self.state.filters.uninstall(id))
     }
 
-    fn syncing(&self) -> RpcResult<bool> {
-        Ok(false)
+    fn syncing(&self) -> RpcResult<Syncing> {
+        let Some(p2p) = self.state.p2p.get() else {
+            return Ok(Syncing::Not(false));
+        };
+        let Some(range) = *p2p.sync.borrow() else {
+            return Ok(Syncing::Not(false));
+        };
+        let current = self.head()?.number;
+        Ok(Syncing::Progress {
+            starting_block: U64::from(range.start),
+            current_block: U64::from(current),
+            highest_block: U64::from(range.target.max(current)),
+        })
     }
 
     fn capabilities(&self) -> RpcResult<Capabilities> {
@@ -872,8 +903,11 @@ impl EthRpcServer for EthApi {
         Ok(true)
     }
 
-    fn net_peer_count(&self) -> RpcResult<U64> {
-        Ok(U64::ZERO)
+    async fn net_peer_count(&self) -> RpcResult<U64> {
+        Ok(match self.state.p2p.get() {
+            Some(p2p) => U64::from(p2p.network.peers().await.len()),
+            None => U64::ZERO,
+        })
     }
 
     fn client_version(&self) -> RpcResult<String> {

@@ -72,6 +72,17 @@ fn four_validators_finalize_agree_and_take_transactions_anywhere() {
             > 0.0
     );
     assert!(net.metric(full, "outrigger_sync_blocks_total").unwrap() > 0.0);
+    // Every validator is connected to the three others (and maybe the full
+    // node); the full node, caught up, is not syncing.
+    for node in 0..4 {
+        let peers =
+            quantity(&rpc(net.node(node).rpc, "net_peerCount", json!([])).unwrap()).unwrap();
+        assert!(peers >= 3, "node {node} has {peers} peers");
+    }
+    assert_eq!(
+        rpc(net.node(full).rpc, "eth_syncing", json!([])).unwrap(),
+        json!(false)
+    );
 }
 
 #[test]
@@ -175,6 +186,22 @@ fn a_new_full_node_syncs_a_long_chain() {
     let started = Instant::now();
     let full = net.add_full_node().unwrap();
     let target = net.head(0).unwrap();
+    // While it catches up, eth_syncing says from where, where and to where.
+    let mut progress = None;
+    while progress.is_none() && net.head(full).unwrap() + 20 < target {
+        let syncing = rpc(net.node(full).rpc, "eth_syncing", json!([])).unwrap();
+        if syncing != json!(false) {
+            progress = Some(syncing);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let progress = progress.expect("eth_syncing never showed the sync");
+    let field = |name: &str| quantity(&progress[name]).unwrap();
+    assert!(
+        field("startingBlock") <= field("currentBlock"),
+        "{progress}"
+    );
+    assert!(field("highestBlock") >= target, "{progress}");
     net.node(full)
         .wait_for_block(target, Duration::from_secs(300))
         .unwrap();
@@ -184,6 +211,11 @@ fn a_new_full_node_syncs_a_long_chain() {
         target as f64 / elapsed
     );
     net.assert_agree(target.min(50)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rpc(net.node(full).rpc, "eth_syncing", json!([])).unwrap() != json!(false) {
+        assert!(Instant::now() < deadline, "still syncing after catching up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A peer that floods a validator with garbage and oversized messages on
