@@ -261,8 +261,8 @@ fn start_devnet(dir: &std::path::Path, base: u16) -> (std::process::Child, serde
         .args(["--base-port", &base.to_string()])
         .arg("--data-dir")
         .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join("devnet.out")).unwrap())
+        .stderr(std::fs::File::create(dir.join("devnet.err")).unwrap())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -297,6 +297,20 @@ fn ctrl_c(mut child: std::process::Child) {
     assert!(status.success(), "devnet exited with {status}");
 }
 
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 fn url_addr(url: &serde_json::Value) -> std::net::SocketAddr {
     url.as_str()
         .unwrap()
@@ -307,9 +321,10 @@ fn url_addr(url: &serde_json::Value) -> std::net::SocketAddr {
 
 /// `outrigger devnet`: four validators, an embedded L1, both bridges, four
 /// relayers of threshold 3, described in `devnet.json`. ETH and the test
-/// token deposited with `outrigger bridge` arrive on the sidechain; Ctrl-C
-/// stops every process; started again on its folder, the devnet goes on
-/// with the same chain and bridge.
+/// token deposited with `outrigger bridge` arrive on the sidechain; no
+/// private key or password is in any log, output or metrics; Ctrl-C stops
+/// every process; started again on its folder, the devnet goes on with the
+/// same chain and bridge.
 #[test]
 fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
     use alloy_sol_types::SolCall as _;
@@ -406,10 +421,59 @@ fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
         deposited.elapsed().as_millis()
     );
 
-    ctrl_c(child);
     let relayer_metrics: Vec<std::net::SocketAddr> = (0..4)
         .map(|i| format!("127.0.0.1:{}", base + 310 + i).parse().unwrap())
         .collect();
+    // What leaves the processes: metrics now, logs and output after the run.
+    let mut exposed = String::new();
+    for i in 0..4 {
+        let validator: std::net::SocketAddr =
+            format!("127.0.0.1:{}", base + 200 + i).parse().unwrap();
+        for addr in [validator, relayer_metrics[usize::from(i)]] {
+            exposed += &outrigger_tests::node_process::http_get(addr, "/metrics")
+                .unwrap()
+                .1;
+        }
+    }
+    ctrl_c(child);
+    for entry in walk(dir.path()) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".log") || name.starts_with("devnet.") {
+            exposed += &std::fs::read_to_string(&entry).unwrap_or_default();
+        }
+    }
+    let exposed = exposed.to_lowercase();
+    assert!(exposed.len() > 10_000, "too little output to judge");
+    // No private key of the devnet's (validators' consensus and p2p keys,
+    // relayers', deployers') and no keystore password appears anywhere.
+    let mut secrets: Vec<String> = (0..4)
+        .flat_map(|i| ["validator.key", "p2p.key"].map(|f| dir.path().join(format!("node{i}/{f}"))))
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .unwrap()
+                .trim()
+                .trim_start_matches("0x")
+                .to_lowercase()
+        })
+        .collect();
+    secrets.extend(
+        [10, 11, 12, 13, 14, 30].map(|i| {
+            alloy_primitives::hex::encode(outrigger_tests::testnet::dev_key(i).to_bytes())
+        }),
+    );
+    assert_eq!(secrets.len(), 14);
+    // The relayer keys looked for are the devnet's relayers'.
+    let relayer = json!(outrigger_tests::testnet::dev_key(11).address());
+    assert!(devnet["relayers"].as_array().unwrap().contains(&relayer));
+    for secret in &secrets {
+        assert_eq!(secret.len(), 64);
+        assert!(!exposed.contains(secret.as_str()), "a private key leaked");
+    }
+    let password = std::fs::read_to_string(dir.path().join("relayer.pass")).unwrap();
+    assert!(
+        !exposed.contains(&password.to_lowercase()),
+        "the relayer password leaked"
+    );
     for addr in rpcs.iter().chain([&l1]) {
         assert!(
             rpc(*addr, "eth_blockNumber", json!([])).is_err(),
