@@ -186,10 +186,14 @@ pub enum L1Kind {
 /// `outrigger keys` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create a new validator key (file mode 0600); never overwrites one.
+    /// Create a new validator key (file mode 0600), encrypted if a
+    /// passphrase is given; never overwrites one.
     Generate(KeyFileArgs),
     /// Print the public key of a validator key file.
     Show(KeyFileArgs),
+    /// Encrypt a plain key file in place with the passphrase (from
+    /// --password-file or OUTRIGGER_KEY_PASSWORD).
+    Encrypt(KeyFileArgs),
 }
 
 /// Where the key file is.
@@ -201,6 +205,10 @@ pub struct KeyFileArgs {
     /// The data directory holding validator.key.
     #[arg(long, value_name = "DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// A file (mode 0600) whose first line is the key's passphrase [default:
+    /// the OUTRIGGER_KEY_PASSWORD environment variable, else none].
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 impl KeyFileArgs {

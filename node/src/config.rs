@@ -246,6 +246,11 @@ pub struct ConsensusConfig {
     /// The validator key, relative to `data_dir` unless absolute. Default
     /// `validator.key`.
     pub validator_key_file: PathBuf,
+    /// A file (mode 0600) whose first line is the passphrase of encrypted
+    /// key files (validator and p2p), relative to `data_dir` unless
+    /// absolute; empty: the `OUTRIGGER_KEY_PASSWORD` environment variable,
+    /// else the keys are plain. Default empty.
+    pub key_password_file: PathBuf,
     /// `timeoutPropose` of round 0, ms. Default 3000.
     pub timeout_propose_ms: u64,
     /// `timeoutPrevote` and `timeoutPrecommit` of round 0, ms. Default 1000.
@@ -269,6 +274,7 @@ impl Default for ConsensusConfig {
         Self {
             role: Role::Validator,
             validator_key_file: PathBuf::from(crate::keys::VALIDATOR_KEY_FILE),
+            key_password_file: PathBuf::new(),
             timeout_propose_ms: 3000,
             timeout_vote_ms: 1000,
             timeout_per_round_ms: 500,

@@ -9,7 +9,7 @@ use outrigger_node::{
     cli::{Cli, Command, DevnetArgs, GenesisCommand, KeysCommand, L1Kind, NodeArgs},
     config::{LogFormat, NodeConfig},
     dev, devnet, devnet_bridge,
-    keys::ValidatorKey,
+    keys::{self, ValidatorKey},
     node,
 };
 use tracing::info;
@@ -69,15 +69,34 @@ fn run(cli: Cli) -> eyre::Result<()> {
         Command::Keys { command } => match command {
             KeysCommand::Generate(args) => {
                 let path = args.path();
+                let passphrase = keys::passphrase(args.password_file.as_deref())?;
                 let key = ValidatorKey::generate();
-                key.write_new(&path)?;
-                println!("wrote {} (mode 0600)", path.display());
+                key.write_new_with(&path, passphrase.as_deref())?;
+                let how = if passphrase.is_some() {
+                    "encrypted, "
+                } else {
+                    ""
+                };
+                println!("wrote {} ({how}mode 0600)", path.display());
                 println!("public key: {}", key.public_hex());
                 Ok(())
             }
             KeysCommand::Show(args) => {
-                let key = ValidatorKey::read(&args.path())?;
+                let passphrase = keys::passphrase(args.password_file.as_deref())?;
+                let key = ValidatorKey::read_with(&args.path(), passphrase.as_deref())?;
                 println!("{}", key.public_hex());
+                Ok(())
+            }
+            KeysCommand::Encrypt(args) => {
+                let path = args.path();
+                let Some(passphrase) = keys::passphrase(args.password_file.as_deref())? else {
+                    eyre::bail!(
+                        "no passphrase: give --password-file or set {}",
+                        keys::PASSWORD_ENV
+                    );
+                };
+                keys::encrypt_in_place(&path, &passphrase)?;
+                println!("encrypted {} (mode 0600)", path.display());
                 Ok(())
             }
         },

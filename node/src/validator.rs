@@ -89,14 +89,22 @@ pub fn peer_id(p2p_key: &ValidatorKey) -> network::PeerId {
         .to_peer_id()
 }
 
-/// Reads the p2p key, creating it at first start.
-fn p2p_key(config: &NodeConfig) -> eyre::Result<ValidatorKey> {
+/// The passphrase of the node's encrypted key files, if it has one.
+fn key_passphrase(config: &NodeConfig) -> eyre::Result<Option<String>> {
+    let file = &config.consensus.key_password_file;
+    let file = (!file.as_os_str().is_empty()).then(|| in_data_dir(&config.data_dir, file));
+    Ok(crate::keys::passphrase(file.as_deref())?)
+}
+
+/// Reads the p2p key, creating it at first start (encrypted if the node
+/// has a key passphrase).
+fn p2p_key(config: &NodeConfig, passphrase: Option<&str>) -> eyre::Result<ValidatorKey> {
     let path = in_data_dir(&config.data_dir, &config.p2p.key_file);
     if !path.exists() {
-        ValidatorKey::generate().write_new(&path)?;
+        ValidatorKey::generate().write_new_with(&path, passphrase)?;
         info!(target: "p2p", path = %path.display(), "created the p2p key");
     }
-    Ok(ValidatorKey::read(&path)?)
+    Ok(ValidatorKey::read_with(&path, passphrase)?)
 }
 
 fn core_config(chain_id: u64, config: &NodeConfig) -> CoreConfig {
@@ -132,11 +140,12 @@ pub async fn start(
 ) -> eyre::Result<Consensus> {
     let chain_id = genesis.genesis.config.chain_id;
     let validators = genesis_validators(genesis)?;
+    let passphrase = key_passphrase(config)?;
     let signing_key = match config.consensus.role {
         Role::Full => None,
         Role::Validator => {
             let path = in_data_dir(&config.data_dir, &config.consensus.validator_key_file);
-            let key = ValidatorKey::read(&path).wrap_err(
+            let key = ValidatorKey::read_with(&path, passphrase.as_deref()).wrap_err(
                 "reading the validator key (consensus.role = \"validator\"); \
                  set consensus.role = \"full\" to run without one",
             )?;
@@ -149,7 +158,7 @@ pub async fn start(
             Some(key.signing_key().clone())
         }
     };
-    let p2p_key = p2p_key(config)?;
+    let p2p_key = p2p_key(config, passphrase.as_deref())?;
     let parse = |what: &str, addrs: &[String]| -> eyre::Result<Vec<network::Multiaddr>> {
         addrs
             .iter()

@@ -3,7 +3,7 @@
 
 use std::{process::Command, time::Duration};
 
-use outrigger_tests::node_process::{NodeProcess, outrigger_binary, rpc};
+use outrigger_tests::node_process::{NodeProcess, outrigger_binary, quantity, rpc};
 use serde_json::json;
 
 fn outrigger(args: &[&str]) -> std::process::Output {
@@ -193,4 +193,119 @@ fn init_then_node_from_a_config_file_continues_after_restart() {
     assert!(head > reached);
     let again = rpc(node.rpc, "eth_getBlockByNumber", json!(["0x0", false])).unwrap();
     assert_eq!(again["hash"], genesis_block["hash"]);
+}
+
+/// Validator and p2p keys encrypted at rest (`outrigger keys encrypt`): the
+/// node refuses to start without the passphrase, saying where to give it,
+/// and finalizes blocks with it, from a file or the environment; neither the
+/// secret nor the passphrase reaches its log.
+#[test]
+fn encrypted_keys_need_their_passphrase() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("chain");
+    let made = outrigger(&[
+        "genesis",
+        "new",
+        "--validators",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made));
+    let node_dir = out.join("node0");
+    let key_file = node_dir.join("validator.key");
+    let secret = std::fs::read_to_string(&key_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "tiller and sheet\n").unwrap();
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let public = text(&outrigger(&[
+        "keys",
+        "show",
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]));
+    for file in ["validator.key", "p2p.key"] {
+        let path = node_dir.join(file);
+        let args = ["keys", "encrypt", "--key-file", path.to_str().unwrap()];
+        let refused = outrigger(&args);
+        assert!(!refused.status.success(), "encrypting needs a passphrase");
+        let encrypted =
+            outrigger(&[&args[..], &["--password-file", pass.to_str().unwrap()]].concat());
+        assert!(encrypted.status.success(), "{}", text(&encrypted));
+    }
+    let stored = std::fs::read_to_string(&key_file).unwrap();
+    assert!(
+        !stored.contains(&secret) && stored.contains("scrypt"),
+        "{stored}"
+    );
+    let shown = outrigger(&[
+        "keys",
+        "show",
+        "--key-file",
+        key_file.to_str().unwrap(),
+        "--password-file",
+        pass.to_str().unwrap(),
+    ]);
+    assert_eq!(text(&shown), public, "the same key, decrypted");
+
+    let init = outrigger(&[
+        "init",
+        "--genesis",
+        out.join("genesis.json").to_str().unwrap(),
+        "--data-dir",
+        node_dir.to_str().unwrap(),
+    ]);
+    assert!(init.status.success(), "{}", text(&init));
+    let p2p = outrigger_tests::node_process::free_addr();
+    let config = |password_file: &str| {
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "data_dir = {:?}\n[block]\ntime_ms = 100\n[consensus]\nkey_password_file = {password_file:?}\n\
+                 [p2p]\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\n",
+                node_dir.to_str().unwrap(),
+                p2p.port()
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+
+    let without = Command::new(outrigger_binary())
+        .args(["node", "--config", &config("")])
+        .env_remove("OUTRIGGER_KEY_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!without.status.success());
+    assert!(
+        text(&without).contains("OUTRIGGER_KEY_PASSWORD"),
+        "{}",
+        text(&without)
+    );
+
+    let node =
+        NodeProcess::start(&["--config", &config(pass.to_str().unwrap())], dir.path()).unwrap();
+    node.wait_for_block(3, Duration::from_secs(30)).unwrap();
+    let log = std::fs::read_to_string(&node.log).unwrap();
+    drop(node);
+    assert!(
+        !log.contains(&secret) && !log.contains("tiller"),
+        "the log holds a secret"
+    );
+
+    let node = NodeProcess::start_with_env(
+        &["--config", &config("")],
+        &[("OUTRIGGER_KEY_PASSWORD", "tiller and sheet")],
+        dir.path(),
+    )
+    .unwrap();
+    let head = quantity(&rpc(node.rpc, "eth_blockNumber", json!([])).unwrap()).unwrap();
+    node.wait_for_block(head + 2, Duration::from_secs(30))
+        .unwrap();
 }
