@@ -5,6 +5,7 @@ mod cli;
 mod clients;
 mod conformance;
 mod crash;
+mod disk;
 mod limits;
 mod node_rpc;
 mod traces;
