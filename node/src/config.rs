@@ -81,8 +81,14 @@ pub struct RpcConfig {
     /// Listening address. Default `127.0.0.1:8545`: loopback only; expose it
     /// on purpose, behind a proxy.
     pub addr: SocketAddr,
-    /// Most open connections. Default 500.
+    /// Most connections being served (open WebSockets and HTTP requests
+    /// in progress). Default 500.
     pub max_connections: u32,
+    /// Most open TCP connections of any kind, idle ones included (each
+    /// holds a file descriptor); more are closed at accept. Default 2048.
+    pub max_tcp_connections: usize,
+    /// Most open TCP connections from one IP address. Default 256.
+    pub max_connections_per_ip: usize,
     /// Largest request body, bytes. Default 10 MiB.
     pub max_request_bytes: u32,
     /// Largest response body, bytes. Default 100 MiB.
@@ -119,6 +125,8 @@ impl Default for RpcConfig {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8545)),
             max_connections: 500,
+            max_tcp_connections: 2048,
+            max_connections_per_ip: 256,
             max_request_bytes: 10 * 1024 * 1024,
             max_response_bytes: 100 * 1024 * 1024,
             max_batch_len: 100,

@@ -32,6 +32,11 @@ pub struct Metrics {
     pub rpc_requests: IntCounterVec,
     /// `outrigger_rpc_request_duration_seconds{method}`.
     pub rpc_duration: HistogramVec,
+    /// `outrigger_rpc_connections_refused_total{reason}`: TCP connections
+    /// closed at accept (`total` or `per_ip` limit).
+    pub rpc_refused: IntCounterVec,
+    /// `outrigger_rpc_tcp_connections`: open TCP connections to the RPC.
+    pub rpc_connections: IntGauge,
 }
 
 impl Metrics {
@@ -88,6 +93,19 @@ impl Metrics {
             ]),
             &["method"],
         )?;
+        let rpc_refused = IntCounterVec::new(
+            Opts::new(
+                "outrigger_rpc_connections_refused_total",
+                "JSON-RPC TCP connections closed at accept, by the limit hit",
+            ),
+            &["reason"],
+        )?;
+        let rpc_connections = IntGauge::new(
+            "outrigger_rpc_tcp_connections",
+            "Open TCP connections to the JSON-RPC server",
+        )?;
+        registry.register(Box::new(rpc_refused.clone()))?;
+        registry.register(Box::new(rpc_connections.clone()))?;
         registry.register(Box::new(height.clone()))?;
         registry.register(Box::new(block_interval.clone()))?;
         registry.register(Box::new(block_transactions.clone()))?;
@@ -106,6 +124,8 @@ impl Metrics {
             txpool_queued,
             rpc_requests,
             rpc_duration,
+            rpc_refused,
+            rpc_connections,
         })
     }
 

@@ -59,14 +59,118 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .build();
-    let server = Server::builder()
+    let service = Server::builder()
         .set_config(limits)
         .set_rpc_middleware(middleware)
-        .build(config.addr)
+        .to_service_builder();
+    let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .wrap_err_with(|| format!("cannot listen for JSON-RPC on {}", config.addr))?;
-    let addr = server.local_addr()?;
-    Ok((server.start(module), addr))
+    let addr = listener.local_addr()?;
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    let gate = Arc::new(ConnectionGate::new(
+        config.max_tcp_connections,
+        config.max_connections_per_ip,
+    ));
+    let metrics = state.metrics.clone();
+    let methods: jsonrpsee::Methods = module.into();
+    tokio::spawn(async move {
+        loop {
+            let (socket, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, most likely: wait, retry.
+                        tracing::warn!(target: "rpc", %error, "accepting a connection");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = stop.clone().shutdown() => return,
+            };
+            let permit = match gate.admit(peer.ip()) {
+                Ok(permit) => permit,
+                Err(reason) => {
+                    metrics.rpc_refused.with_label_values(&[reason]).inc();
+                    tracing::debug!(target: "rpc", %peer, reason, "connection refused at accept");
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            let service = service.clone().build(methods.clone(), stop.clone());
+            let stopped = stop.clone().shutdown();
+            let open = metrics.rpc_connections.clone();
+            tokio::spawn(async move {
+                open.inc();
+                if let Err(error) =
+                    jsonrpsee::server::serve_with_graceful_shutdown(socket, service, stopped).await
+                {
+                    tracing::debug!(target: "rpc", %peer, %error, "connection ended");
+                }
+                open.dec();
+                drop(permit);
+            });
+        }
+    });
+    Ok((handle, addr))
+}
+
+/// Bounds the TCP connections the RPC holds, in all and per IP address:
+/// idle and slow connections hold file descriptors too, and the node must
+/// keep some for its database and peers.
+struct ConnectionGate {
+    total: Arc<tokio::sync::Semaphore>,
+    per_ip_max: usize,
+    per_ip: Arc<parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+/// A connection's place; released when dropped.
+struct GatePermit {
+    _total: tokio::sync::OwnedSemaphorePermit,
+    ip: std::net::IpAddr,
+    per_ip: Arc<parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+}
+
+impl Drop for GatePermit {
+    fn drop(&mut self) {
+        let mut per_ip = self.per_ip.lock();
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl ConnectionGate {
+    fn new(total: usize, per_ip_max: usize) -> Self {
+        Self {
+            total: Arc::new(tokio::sync::Semaphore::new(total)),
+            per_ip_max,
+            per_ip: Default::default(),
+        }
+    }
+
+    /// A place for a connection from `ip`, or the limit that refuses it.
+    fn admit(&self, ip: std::net::IpAddr) -> Result<GatePermit, &'static str> {
+        let total = self
+            .total
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| "total")?;
+        let mut per_ip = self.per_ip.lock();
+        let count = per_ip.entry(ip).or_insert(0);
+        if *count >= self.per_ip_max {
+            return Err("per_ip");
+        }
+        *count += 1;
+        Ok(GatePermit {
+            _total: total,
+            ip,
+            per_ip: self.per_ip.clone(),
+        })
+    }
 }
 
 /// Records each call's method, outcome and latency.

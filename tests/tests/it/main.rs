@@ -6,6 +6,7 @@ mod clients;
 mod conformance;
 mod crash;
 mod disk;
+mod hostile;
 mod limits;
 mod node_rpc;
 mod traces;
