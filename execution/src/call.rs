@@ -16,10 +16,15 @@ use revm::{
         result::{EVMError, ExecutionResult, InvalidTransaction},
     },
     database::CacheDB,
+    database_interface::DatabaseRef,
 };
 
 use crate::{
     executor::Executor,
+    overrides::{
+        CallOverrides, OverrideApplyError, OverrideError, apply_block_overrides,
+        apply_state_overrides,
+    },
     store::{StateReader, Store, StoreError},
 };
 
@@ -113,9 +118,32 @@ pub enum CallError {
     /// `eth_estimateGas`: the message reverts whatever its gas.
     #[error("execution reverted")]
     Reverted(CallOutcome),
+    /// The overrides cannot be applied.
+    #[error(transparent)]
+    Override(#[from] OverrideError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<OverrideApplyError<StoreError>> for CallError {
+    fn from(error: OverrideApplyError<StoreError>) -> Self {
+        match error {
+            OverrideApplyError::Override(error) => Self::Override(error),
+            OverrideApplyError::Database(error) => Self::Store(error),
+        }
+    }
+}
+
+/// The state and block a call runs on: the state after a block under its
+/// overrides, and the block's header under its overrides.
+pub(crate) struct CallState<'a> {
+    /// The overridden state; nothing in it reaches the store.
+    pub db: CacheDB<StateReader<'a>>,
+    /// The header of the block the call runs in.
+    pub header: Header,
+    /// Precompiles moved by `movePrecompileToAddress`: (from, to).
+    pub precompile_moves: Vec<(Address, Address)>,
 }
 
 impl Executor {
@@ -132,10 +160,38 @@ impl Executor {
         header: &Header,
         request: &CallRequest,
         gas_cap: u64,
+        overrides: &CallOverrides,
     ) -> Result<CallOutcome, CallError> {
+        let mut state = self.call_state(store, header, overrides)?;
+        let gas = self.call_gas(&state.header, request, gas_cap);
+        let header = state.header.clone();
+        self.call_with_gas(&mut state, &header, request, gas)
+    }
+
+    /// The state after block `header` with `overrides` applied on a layer
+    /// over it, and the header of the block a call runs in.
+    pub(crate) fn call_state<'a>(
+        &self,
+        store: &'a Store,
+        header: &Header,
+        overrides: &CallOverrides,
+    ) -> Result<CallState<'a>, CallError> {
         let mut db = CacheDB::new(store.state_at(header.number)?);
-        let gas = self.call_gas(header, request, gas_cap);
-        self.call_with_gas(&mut db, header, request, gas)
+        let header = match &overrides.block {
+            Some(block) => apply_block_overrides(header, block, &mut db)?,
+            None => header.clone(),
+        };
+        let precompile_moves = match &overrides.state {
+            Some(state) => {
+                apply_state_overrides(&mut db, state, self.evm_env(&header).cfg_env.spec)?
+            }
+            None => Vec::new(),
+        };
+        Ok(CallState {
+            db,
+            header,
+            precompile_moves,
+        })
     }
 
     /// The gas a call runs with: the request's, or by default the block gas
@@ -157,9 +213,10 @@ impl Executor {
         header: &Header,
         request: &CallRequest,
         gas_cap: u64,
+        overrides: &CallOverrides,
     ) -> Result<u64, CallError> {
-        let state = store.state_at(header.number)?;
-        let mut db = CacheDB::new(state);
+        let mut db = self.call_state(store, header, overrides)?;
+        let header = &db.header.clone();
         let mut hi = match request.gas {
             Some(gas) if gas >= TRANSFER_GAS => gas.min(gas_cap).min(self.tx_gas_cap(header)),
             _ => self.default_call_gas(header, gas_cap),
@@ -171,7 +228,11 @@ impl Executor {
             .unwrap_or_default();
         if fee_cap > 0 {
             let from = request.from.unwrap_or_default();
-            let balance = state.account(from)?.map(|a| a.balance).unwrap_or_default();
+            let balance = db
+                .db
+                .basic_ref(from)?
+                .map(|a| a.balance)
+                .unwrap_or_default();
             let value = request.value.unwrap_or_default();
             if value >= balance && !value.is_zero() {
                 return Err(CallError::Invalid("insufficient funds for transfer".into()));
@@ -185,9 +246,11 @@ impl Executor {
         if request.input.is_empty()
             && let Some(to) = request.to
         {
-            let has_code = state
-                .account(to)?
-                .is_some_and(|a| a.code_hash != revm::primitives::KECCAK_EMPTY);
+            let has_code = db
+                .db
+                .basic_ref(to)?
+                .is_some_and(|a| a.code_hash != revm::primitives::KECCAK_EMPTY)
+                || db.precompile_moves.iter().any(|&(_, dest)| dest == to);
             if !has_code
                 && self
                     .call_with_gas(&mut db, header, request, TRANSFER_GAS)
@@ -206,7 +269,7 @@ impl Executor {
             }
             CallOutcome::Halt { reason, .. } => return Err(CallError::Invalid(reason)),
         };
-        let succeeds = |db: &mut CacheDB<StateReader<'_>>, gas: u64| {
+        let succeeds = |db: &mut CallState<'_>, gas: u64| {
             match self.call_with_gas(db, header, request, gas) {
                 Ok(outcome) => Ok(outcome.is_success()),
                 // Too little gas for the intrinsic cost or the calldata floor.
@@ -262,14 +325,15 @@ impl Executor {
 
     fn call_with_gas(
         &self,
-        db: &mut CacheDB<StateReader<'_>>,
+        state: &mut CallState<'_>,
         header: &Header,
         request: &CallRequest,
         gas: u64,
     ) -> Result<CallOutcome, CallError> {
-        let (env, tx) = self.call_env(&db.db, header, request, gas)?;
+        let (env, tx) = self.call_env(&state.db, header, request, gas)?;
         let caller = tx.caller;
-        let mut evm = EthEvmFactory::default().create_evm(&mut *db, env);
+        let mut evm = EthEvmFactory::default().create_evm(&mut state.db, env);
+        move_precompiles(evm.precompiles_mut(), &state.precompile_moves)?;
         let result = match evm.transact_raw(tx) {
             Ok(result) => result.result,
             Err(error) => return Err(call_error(error, caller)),
@@ -323,6 +387,18 @@ impl Executor {
         }
         Ok((env, builder.build_fill()))
     }
+}
+
+/// Moves the precompiles `movePrecompileToAddress` asked for.
+pub(crate) fn move_precompiles(
+    precompiles: &mut alloy_evm::precompiles::PrecompilesMap,
+    moves: &[(Address, Address)],
+) -> Result<(), CallError> {
+    precompiles.move_precompiles(moves.iter().copied()).map_err(
+        |alloy_evm::precompiles::MovePrecompileError::NotAPrecompile(address)| {
+            CallError::Override(OverrideError::NotAPrecompile(address))
+        },
+    )
 }
 
 /// A call's failure to execute at all, in geth's words.

@@ -7,6 +7,7 @@
 //! - [`chain`]: the one import path (checks, execution, commitments) and
 //!   the block builder; [`validation`] holds the consensus rules.
 //! - [`executor`]: revm execution through alloy-evm's block executor.
+//! - [`overrides`]: geth's state and block overrides for calls.
 //! - [`state`]: from state changes to the new state root and its writes.
 //! - [`store`]: RocksDB, one atomic batch per block.
 //! - [`trie`]: the Merkle-Patricia trie, stored by path and updated
@@ -21,6 +22,7 @@ pub mod chain;
 pub mod chain_spec;
 pub mod executor;
 pub mod genesis;
+pub mod overrides;
 pub mod state;
 pub mod store;
 pub mod trace;

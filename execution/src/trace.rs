@@ -45,8 +45,9 @@ use revm_inspectors::{
 
 use crate::{
     Header,
-    call::{CallError, CallOutcome, CallRequest, call_error},
+    call::{CallError, CallOutcome, CallRequest, CallState, call_error, move_precompiles},
     executor::Executor,
+    overrides::CallOverrides,
     store::{StateReader, Store, StoreError},
 };
 
@@ -182,20 +183,27 @@ impl Executor {
         header: &Header,
         request: &CallRequest,
         gas_cap: u64,
+        overrides: &CallOverrides,
         options: GethDebugTracingOptions,
         limits: &TraceLimits,
     ) -> TraceResultOf<GethTrace> {
         let started = Instant::now();
         let mut inspector = Limited::new(debug_inspector(options, limits)?, limits, started);
-        let mut db = CacheDB::new(store.state_at(header.number)?);
+        let CallState {
+            mut db,
+            header,
+            precompile_moves,
+        } = self.call_state(store, header, overrides)?;
+        let header = &header;
         let gas = self.call_gas(header, request, gas_cap);
-        let (env, tx) = self.call_env(&db.db, header, request, gas)?;
+        let (env, tx) = self.call_env(&db, header, request, gas)?;
         let block = env.block_env.clone();
         let caller = tx.caller;
         let mut evm =
             self.factory()
                 .evm_factory()
                 .create_evm_with_inspector(&mut db, env, &mut inspector);
+        move_precompiles(evm.precompiles_mut(), &precompile_moves).map_err(TraceError::Call)?;
         let result = evm.transact(tx.clone());
         drop(evm);
         let result = match result {
@@ -232,7 +240,7 @@ impl Executor {
             AccessListInspector::new(request.access_list.take().unwrap_or_default()).access_list();
         for _ in 0..ACCESS_LIST_ROUNDS_MAX {
             request.access_list = Some(list.clone());
-            let (env, tx) = self.call_env(&db.db, header, &request, gas)?;
+            let (env, tx) = self.call_env(&db, header, &request, gas)?;
             let caller = tx.caller;
             let mut inspector = AccessListInspector::new(list.clone());
             let mut evm = self.factory().evm_factory().create_evm_with_inspector(

@@ -50,14 +50,14 @@ fn call(node: &TestChain, request: &CallRequest) -> Result<CallOutcome, CallErro
     let head = node.store().head().unwrap().unwrap();
     node.chain
         .executor()
-        .call(node.store(), &head, request, GAS_CAP)
+        .call(node.store(), &head, request, GAS_CAP, &Default::default())
 }
 
 fn estimate(node: &TestChain, request: &CallRequest) -> Result<u64, CallError> {
     let head = node.store().head().unwrap().unwrap();
     node.chain
         .executor()
-        .estimate_gas(node.store(), &head, request, GAS_CAP)
+        .estimate_gas(node.store(), &head, request, GAS_CAP, &Default::default())
 }
 
 #[test]

@@ -166,6 +166,7 @@ fn balances_nonces_and_storage_at_every_kept_block() {
                 ..Default::default()
             },
             50_000_000,
+            &Default::default(),
         )
     };
     assert!(

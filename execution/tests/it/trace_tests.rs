@@ -243,7 +243,15 @@ fn byte_and_time_limits_stop_a_trace() {
         timeout: Duration::ZERO,
         ..limits()
     };
-    let timed_out = executor.trace_call(store, &head, &loop_call, u64::MAX, call_tracer, &quick);
+    let timed_out = executor.trace_call(
+        store,
+        &head,
+        &loop_call,
+        u64::MAX,
+        &Default::default(),
+        call_tracer,
+        &quick,
+    );
     assert!(
         matches!(timed_out, Err(TraceError::Timeout(d)) if d == Duration::ZERO),
         "{timed_out:?}"
@@ -259,6 +267,7 @@ fn byte_and_time_limits_stop_a_trace() {
         &head,
         &loop_call,
         u64::MAX,
+        &Default::default(),
         GethDebugTracingOptions::default(),
         &small,
     );
@@ -269,7 +278,15 @@ fn byte_and_time_limits_stop_a_trace() {
         config: GethDefaultTracingOptions::default().disable_stack(),
         ..Default::default()
     };
-    let capped = executor.trace_call(store, &head, &loop_call, u64::MAX, no_stack, &limits());
+    let capped = executor.trace_call(
+        store,
+        &head,
+        &loop_call,
+        u64::MAX,
+        &Default::default(),
+        no_stack,
+        &limits(),
+    );
     assert!(
         matches!(capped, Err(TraceError::Steps(1_000))),
         "{capped:?}"

@@ -16,6 +16,7 @@ use alloy_rpc_types_trace::{
 use jsonrpsee::proc_macros::rpc;
 use outrigger_execution::{
     Header, Store,
+    overrides::CallOverrides,
     trace::{TraceError, TraceLimits},
 };
 
@@ -188,11 +189,6 @@ impl DebugRpcServer for DebugApi {
         options: Option<GethDebugTracingCallOptions>,
     ) -> RpcResult<GethTrace> {
         let options = options.unwrap_or_default();
-        if options.state_overrides.is_some() || options.block_overrides.is_some() {
-            return Err(RpcError::InvalidParams(
-                "state and block overrides are not supported yet".into(),
-            ));
-        }
         if options.tx_index.is_some() {
             return Err(RpcError::InvalidParams(
                 "txIndex is not supported: the call is traced on the state after the block".into(),
@@ -200,11 +196,23 @@ impl DebugRpcServer for DebugApi {
         }
         let header = self.header(self.resolve(block.unwrap_or_default())?)?;
         let request = EthApi::call_request(request)?;
+        let overrides = CallOverrides {
+            state: options.state_overrides,
+            block: options.block_overrides.map(Box::new),
+        };
         let options = options.tracing_options;
         let limits = self.limits(&options)?;
         let gas_cap = self.state.config.rpc.gas_cap;
         let executor = self.state.chain.executor();
-        Ok(executor.trace_call(self.store(), &header, &request, gas_cap, options, &limits)?)
+        Ok(executor.trace_call(
+            self.store(),
+            &header,
+            &request,
+            gas_cap,
+            &overrides,
+            options,
+            &limits,
+        )?)
     }
 
     fn trace_block_by_number(

@@ -155,6 +155,7 @@ impl DevApi {
                 &head,
                 &call,
                 state.config.rpc.gas_cap,
+                &Default::default(),
             )?;
             request.gas = Some(gas);
         }

@@ -13,7 +13,11 @@ use alloy_rpc_types_eth::{
 };
 use jsonrpsee::{RpcModule, proc_macros::rpc};
 use outrigger_execution::{
-    Header, call::CallRequest, store::StateReader, txpool::validate_stateless,
+    Header,
+    call::CallRequest,
+    overrides::{BlockOverrides, CallOverrides, StateOverride},
+    store::StateReader,
+    txpool::validate_stateless,
 };
 
 use super::{
@@ -90,7 +94,8 @@ pub trait EthRpc {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes>;
     /// Gas a message needs.
     #[method(name = "eth_estimateGas", blocking)]
@@ -98,7 +103,7 @@ pub trait EthRpc {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64>;
     /// Submits a signed transaction to the pool.
     #[method(name = "eth_sendRawTransaction", blocking)]
@@ -387,15 +392,6 @@ impl EthApi {
             authorization_list: request.authorization_list,
         })
     }
-
-    fn no_overrides(overrides: &Option<serde_json::Value>) -> RpcResult<()> {
-        match overrides {
-            None | Some(serde_json::Value::Null) => Ok(()),
-            Some(_) => Err(RpcError::InvalidParams(
-                "state overrides are not supported yet".into(),
-            )),
-        }
-    }
 }
 
 /// Validates raw transaction bytes and adds them to the pool: the path of
@@ -559,14 +555,18 @@ impl EthRpcServer for EthApi {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes> {
-        Self::no_overrides(&state_overrides)?;
         let (header, _) = self.state_at(block)?;
         let request = Self::call_request(request)?;
         let executor = self.state.chain.executor();
         let gas_cap = self.state.config.rpc.gas_cap;
-        match executor.call(self.store(), &header, &request, gas_cap)? {
+        let overrides = CallOverrides {
+            state: state_overrides,
+            block: block_overrides,
+        };
+        match executor.call(self.store(), &header, &request, gas_cap, &overrides)? {
             outrigger_execution::call::CallOutcome::Success { output, .. } => Ok(output),
             outrigger_execution::call::CallOutcome::Revert { output, .. } => {
                 Err(RpcError::Reverted(output))
@@ -581,17 +581,22 @@ impl EthRpcServer for EthApi {
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
-        state_overrides: Option<serde_json::Value>,
+        state_overrides: Option<StateOverride>,
     ) -> RpcResult<U64> {
-        Self::no_overrides(&state_overrides)?;
         let (header, _) = self.state_at(block)?;
         let request = Self::call_request(request)?;
         let gas_cap = self.state.config.rpc.gas_cap;
-        let gas =
-            self.state
-                .chain
-                .executor()
-                .estimate_gas(self.store(), &header, &request, gas_cap)?;
+        let overrides = CallOverrides {
+            state: state_overrides,
+            block: None,
+        };
+        let gas = self.state.chain.executor().estimate_gas(
+            self.store(),
+            &header,
+            &request,
+            gas_cap,
+            &overrides,
+        )?;
         Ok(U64::from(gas))
     }
 
