@@ -5,6 +5,7 @@ mod cli;
 mod clients;
 mod conformance;
 mod crash;
+mod deploy;
 mod disk;
 mod hostile;
 mod limits;
