@@ -145,6 +145,7 @@ pub async fn run_relayer(
     let served = tokio::spawn(crate::metrics::serve(
         listener,
         std::sync::Arc::new(move || metrics.render()),
+        None,
         stopped,
     ));
     let signal = shutdown.await;

@@ -45,6 +45,20 @@ pub enum Command {
     /// Bridge assets between L1 and the sidechain: deposit, withdraw,
     /// status, finalize.
     Bridge(crate::bridge_cli::BridgeArgs),
+    /// Show a node's head, peers, sync state and validator set (and a
+    /// relayer's queue with --relayer-metrics).
+    Status(StatusArgs),
+}
+
+/// Flags of `outrigger status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The node's JSON-RPC URL.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8545")]
+    pub rpc: String,
+    /// A relayer's metrics address (`host:port`), for its queue.
+    #[arg(long, value_name = "ADDR")]
+    pub relayer_metrics: Option<String>,
 }
 
 /// Flags of `outrigger node`; each overrides its config key.

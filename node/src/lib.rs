@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod node;
 pub mod rpc;
 pub mod sealer;
+pub mod status;
 pub mod validator;
 
 /// `outrigger/v<version>/<os>-<arch>`, as `web3_clientVersion` reports it.

@@ -34,6 +34,10 @@ fn run(cli: Cli) -> eyre::Result<()> {
             runtime()?.block_on(bridge_cli::run_relayer(args, shutdown_signal()))
         }
         Command::Bridge(args) => runtime()?.block_on(bridge_cli::run_bridge(args)),
+        Command::Status(args) => runtime()?.block_on(outrigger_node::status::run(
+            &args.rpc,
+            args.relayer_metrics.as_deref(),
+        )),
         Command::Init(args) => {
             let json = std::fs::read_to_string(&args.genesis)
                 .wrap_err_with(|| format!("reading {}", args.genesis.display()))?;

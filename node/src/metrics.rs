@@ -157,8 +157,19 @@ impl Metrics {
 /// node's [`Metrics::render`], or the relayer's).
 pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
-/// Serves `/metrics` on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, render: Render, mut shutdown: watch::Receiver<bool>) {
+/// A health check for `/health`: whether the process is healthy, and a
+/// JSON document saying why.
+pub type Health =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = (bool, String)> + Send>> + Send + Sync>;
+
+/// Serves `/metrics` (and `/health`, if given) on `listener` until
+/// `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    render: Render,
+    health: Option<Health>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             () = crate::node::stopped(&mut shutdown) => return,
@@ -172,9 +183,25 @@ pub async fn serve(listener: TcpListener, render: Render, mut shutdown: watch::R
             },
         };
         let render = render.clone();
+        let health = health.clone();
         let service = service_fn(move |request: Request<hyper::body::Incoming>| {
             let render = render.clone();
-            async move { Ok::<_, Infallible>(respond(&*render, &request)) }
+            let health = health.clone();
+            async move {
+                let response = match (request.uri().path(), health) {
+                    ("/health", Some(health)) => {
+                        let (healthy, body) = health().await;
+                        let status = if healthy {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::SERVICE_UNAVAILABLE
+                        };
+                        reply(status, "application/json", body)
+                    }
+                    _ => respond(&*render, &request),
+                };
+                Ok::<_, Infallible>(response)
+            }
         });
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
@@ -200,6 +227,10 @@ fn respond(
             "not found: metrics are at /metrics\n".to_string(),
         ),
     };
+    reply(status, content_type, body)
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {

@@ -55,6 +55,8 @@ pub struct NodeState {
     /// The network and block sync of a validator chain, once started
     /// (`net_peerCount`, `eth_syncing`).
     pub p2p: std::sync::OnceLock<P2pStatus>,
+    /// The genesis' consensus section (validators, epoch length).
+    pub consensus: outrigger_execution::genesis::OutriggerGenesis,
 }
 
 /// What the RPC reads of the p2p side.
@@ -167,6 +169,32 @@ pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
+/// `/health`: healthy when the node is not catching up by block sync and,
+/// on a validator chain, has a peer (a dev node always is).
+fn health(state: Arc<NodeState>) -> crate::metrics::Health {
+    Arc::new(move || {
+        let state = state.clone();
+        Box::pin(async move {
+            let head = state.chain.store().head_number().ok().flatten();
+            let (syncing, peers) = match state.p2p.get() {
+                Some(p2p) => {
+                    let syncing = p2p.sync.borrow().is_some();
+                    (syncing, Some(p2p.network.peers().await.len()))
+                }
+                None => (false, None),
+            };
+            let healthy = head.is_some() && !syncing && peers.is_none_or(|n| n > 0);
+            let body = serde_json::json!({
+                "healthy": healthy,
+                "head": head,
+                "syncing": syncing,
+                "peers": peers,
+            });
+            (healthy, body.to_string())
+        })
+    })
+}
+
 /// Writes `genesis` into a new data dir: the genesis file and block 0.
 /// Refuses a data dir that already holds a different chain.
 pub fn init_data_dir(data_dir: &Path, genesis_json: &str) -> eyre::Result<GenesisFile> {
@@ -273,6 +301,7 @@ pub async fn launch(
         config: config.clone(),
         tx_gossip,
         p2p: std::sync::OnceLock::new(),
+        consensus: genesis.outrigger.clone(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -283,6 +312,7 @@ pub async fn launch(
         tasks.push(tokio::spawn(crate::metrics::serve(
             listener,
             Arc::new(move || served.render()),
+            Some(health(state.clone())),
             shutdown_rx.clone(),
         )));
         info!(target: "node", %addr, "metrics at http://{addr}/metrics");

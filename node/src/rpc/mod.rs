@@ -13,6 +13,7 @@ mod eth;
 mod fees;
 pub mod filters;
 mod logs;
+pub mod outrigger;
 mod pubsub;
 
 use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Instant};
@@ -43,6 +44,9 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
     let debug = || debug::DebugApi::new(state.clone());
     module.merge(debug::DebugRpcServer::into_rpc(debug()))?;
     module.merge(debug::AccessListRpcServer::into_rpc(debug()))?;
+    module.merge(outrigger::OutriggerRpcServer::into_rpc(
+        outrigger::OutriggerApi::new(state.clone()),
+    ))?;
     let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
     let metrics = state.metrics.clone();
     let max_subscriptions = config.max_subscriptions_per_connection;

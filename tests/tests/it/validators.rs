@@ -321,7 +321,8 @@ fn url_addr(url: &serde_json::Value) -> std::net::SocketAddr {
 
 /// `outrigger devnet`: four validators, an embedded L1, both bridges, four
 /// relayers of threshold 3, described in `devnet.json`. ETH and the test
-/// token deposited with `outrigger bridge` arrive on the sidechain; no
+/// token deposited with `outrigger bridge` arrive on the sidechain and,
+/// withdrawn, back on L1; `/health` and `outrigger status` report; no
 /// private key or password is in any log, output or metrics; Ctrl-C stops
 /// every process; started again on its folder, the devnet goes on with the
 /// same chain and bridge.
@@ -386,25 +387,23 @@ fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
     .unwrap();
     let config = devnet["bridge_config"].as_str().unwrap();
     let key = format!("0x{}", alloy_primitives::hex::encode(user.to_bytes()));
-    for args in [
-        vec!["deposit", "--amount", "2"],
-        vec![
-            "deposit",
-            "--amount",
-            "5",
-            "--token",
-            &devnet["tokens"][1]["l1"].as_str().unwrap(),
-        ],
-    ] {
+    let l1_token_hex = devnet["tokens"][1]["l1"].as_str().unwrap().to_string();
+    let bridge = |args: &[&str], to: alloy_primitives::Address| {
         let out = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
             .args(["bridge", "--config", config])
-            .args(&args)
+            .args(args)
             .args(["--to", &to.to_string(), "--private-key-env", "DEVNET_KEY"])
             .env("DEVNET_KEY", &key)
             .output()
             .unwrap();
         assert!(out.status.success(), "{out:?}");
-    }
+    };
+    bridge(&["deposit", "--amount", "2"], to);
+    bridge(&["deposit", "--amount", "5", "--token", &l1_token_hex], to);
+    bridge(
+        &["deposit", "--amount", "7", "--token", &l1_token_hex],
+        user.address(),
+    );
     let deposited = Instant::now();
     wait_for(
         "the deposits on the sidechain",
@@ -417,9 +416,68 @@ fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
     )
     .unwrap();
     eprintln!(
-        "devnet deposits arrived {} ms after the CLI returned",
+        "devnet deposits all arrived {} ms after the last deposit command returned",
         deposited.elapsed().as_millis()
     );
+    // And back: ETH and TEST withdrawn from the sidechain arrive on L1.
+    wait_for(
+        "the user's TEST on the sidechain",
+        Duration::from_secs(60),
+        || {
+            let token = BridgeEnv::token_balance(rpcs[0], sidechain_token, user.address())?;
+            Ok((token == ether(7)).then_some(()))
+        },
+    )
+    .unwrap();
+    let l1_recipient = alloy_primitives::Address::repeat_byte(0xbf);
+    bridge(&["withdraw", "--amount", "1"], l1_recipient);
+    bridge(
+        &["withdraw", "--amount", "3", "--token", &l1_token_hex],
+        l1_recipient,
+    );
+    wait_for("the withdrawals on L1", Duration::from_secs(60), || {
+        let eth = outrigger_tests::bridge_env::balance(l1, l1_recipient)?;
+        let token = BridgeEnv::token_balance(l1, l1_token, l1_recipient)?;
+        Ok((eth == ether(1) && token == ether(3)).then_some(()))
+    })
+    .unwrap();
+
+    // Health and status, as an operator sees them.
+    let validator_metrics: std::net::SocketAddr =
+        format!("127.0.0.1:{}", base + 200).parse().unwrap();
+    let (code, health) =
+        outrigger_tests::node_process::http_get(validator_metrics, "/health").unwrap();
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!((code, &health["healthy"]), (200, &json!(true)), "{health}");
+    assert!(health["peers"].as_u64().unwrap() >= 3, "{health}");
+    // The relayer's queue drains once it has seen the withdrawals paid.
+    let status = wait_for(
+        "outrigger status to show a drained queue",
+        Duration::from_secs(30),
+        || {
+            let out = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+                .args(["status", "--rpc", devnet["rpc"][1].as_str().unwrap()])
+                .args(["--relayer-metrics", &format!("127.0.0.1:{}", base + 311)])
+                .output()?;
+            let status = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(status
+                .contains("pending     deposits 0, withdrawals 0")
+                .then_some(status))
+        },
+    )
+    .unwrap();
+    for line in [
+        "chain id      1337",
+        "sync          in step with its peers",
+        "validators    4 in epoch",
+    ] {
+        assert!(status.contains(line), "no {line:?} in:\n{status}");
+    }
+    assert!(!status.contains("peers         0"), "{status}");
 
     let relayer_metrics: Vec<std::net::SocketAddr> = (0..4)
         .map(|i| format!("127.0.0.1:{}", base + 310 + i).parse().unwrap())
