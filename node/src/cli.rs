@@ -223,6 +223,10 @@ pub struct KeyFileArgs {
     /// the OUTRIGGER_KEY_PASSWORD environment variable, else none].
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// `show`: print the libp2p peer id of a p2p key instead (for
+    /// bootnode addresses, `/ip4/A/tcp/P/p2p/PEER_ID`).
+    #[arg(long)]
+    pub peer_id: bool,
 }
 
 impl KeyFileArgs {

@@ -88,7 +88,11 @@ fn run(cli: Cli) -> eyre::Result<()> {
             KeysCommand::Show(args) => {
                 let passphrase = keys::passphrase(args.password_file.as_deref())?;
                 let key = ValidatorKey::read_with(&args.path(), passphrase.as_deref())?;
-                println!("{}", key.public_hex());
+                if args.peer_id {
+                    println!("{}", outrigger_node::validator::peer_id(&key));
+                } else {
+                    println!("{}", key.public_hex());
+                }
                 Ok(())
             }
             KeysCommand::Encrypt(args) => {

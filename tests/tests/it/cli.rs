@@ -238,6 +238,23 @@ fn encrypted_keys_need_their_passphrase() {
             outrigger(&[&args[..], &["--password-file", pass.to_str().unwrap()]].concat());
         assert!(encrypted.status.success(), "{}", text(&encrypted));
     }
+    // The p2p key's peer id, as `genesis new` printed it.
+    let peer_id = text(&made)
+        .split("peer id ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_string();
+    let shown_id = outrigger(&[
+        "keys",
+        "show",
+        "--peer-id",
+        "--key-file",
+        node_dir.join("p2p.key").to_str().unwrap(),
+        "--password-file",
+        pass.to_str().unwrap(),
+    ]);
+    assert_eq!(text(&shown_id).trim(), peer_id);
     let stored = std::fs::read_to_string(&key_file).unwrap();
     assert!(
         !stored.contains(&secret) && stored.contains("scrypt"),
