@@ -22,7 +22,7 @@ use revm::{
 use crate::{
     executor::Executor,
     overrides::{
-        CallOverrides, OverrideApplyError, OverrideError, apply_block_overrides,
+        CallOverrides, OverrideApplyError, OverrideError, PrecompileEdits, apply_block_overrides,
         apply_state_overrides,
     },
     store::{StateReader, Store, StoreError},
@@ -142,8 +142,8 @@ pub(crate) struct CallState<'a> {
     pub db: CacheDB<StateReader<'a>>,
     /// The header of the block the call runs in.
     pub header: Header,
-    /// Precompiles moved by `movePrecompileToAddress`: (from, to).
-    pub precompile_moves: Vec<(Address, Address)>,
+    /// Precompiles the overrides remove or move.
+    pub precompiles: PrecompileEdits,
 }
 
 impl Executor {
@@ -153,7 +153,8 @@ impl Executor {
     ///
     /// The gas defaults to the smallest of the block gas limit, `gas_cap`
     /// and the fork's transaction gas cap; a given gas above `gas_cap` or the
-    /// transaction cap is lowered to it.
+    /// transaction cap is lowered to it. `overrides` change the state and
+    /// the block for this call only (see [`crate::overrides`]).
     pub fn call(
         &self,
         store: &Store,
@@ -181,16 +182,16 @@ impl Executor {
             Some(block) => apply_block_overrides(header, block, &mut db)?,
             None => header.clone(),
         };
-        let precompile_moves = match &overrides.state {
+        let precompiles = match &overrides.state {
             Some(state) => {
                 apply_state_overrides(&mut db, state, self.evm_env(&header).cfg_env.spec)?
             }
-            None => Vec::new(),
+            None => PrecompileEdits::default(),
         };
         Ok(CallState {
             db,
             header,
-            precompile_moves,
+            precompiles,
         })
     }
 
@@ -204,7 +205,8 @@ impl Executor {
             .min(self.tx_gas_cap(header))
     }
 
-    /// Estimates the gas `request` needs on the state after `header`, as geth does:
+    /// Estimates the gas `request` needs on the state after `header` under
+    /// `overrides`, as geth does:
     /// a binary search between what it used and the most it may have, to
     /// within 1.5%.
     pub fn estimate_gas(
@@ -250,7 +252,7 @@ impl Executor {
                 .db
                 .basic_ref(to)?
                 .is_some_and(|a| a.code_hash != revm::primitives::KECCAK_EMPTY)
-                || db.precompile_moves.iter().any(|&(_, dest)| dest == to);
+                || db.precompiles.is_destination(to);
             if !has_code
                 && self
                     .call_with_gas(&mut db, header, request, TRANSFER_GAS)
@@ -310,7 +312,7 @@ impl Executor {
     }
 
     /// The fork's per-transaction gas cap (EIP-7825 from Osaka).
-    fn tx_gas_cap(&self, header: &Header) -> u64 {
+    pub(crate) fn tx_gas_cap(&self, header: &Header) -> u64 {
         let env = self.evm_env(header);
         if env
             .cfg_env
@@ -333,7 +335,7 @@ impl Executor {
         let (env, tx) = self.call_env(&state.db, header, request, gas)?;
         let caller = tx.caller;
         let mut evm = EthEvmFactory::default().create_evm(&mut state.db, env);
-        move_precompiles(evm.precompiles_mut(), &state.precompile_moves)?;
+        edit_precompiles(evm.precompiles_mut(), &state.precompiles);
         let result = match evm.transact_raw(tx) {
             Ok(result) => result.result,
             Err(error) => return Err(call_error(error, caller)),
@@ -389,16 +391,21 @@ impl Executor {
     }
 }
 
-/// Moves the precompiles `movePrecompileToAddress` asked for.
-pub(crate) fn move_precompiles(
+/// Removes and moves the precompiles the state overrides name.
+pub(crate) fn edit_precompiles(
     precompiles: &mut alloy_evm::precompiles::PrecompilesMap,
-    moves: &[(Address, Address)],
-) -> Result<(), CallError> {
-    precompiles.move_precompiles(moves.iter().copied()).map_err(
-        |alloy_evm::precompiles::MovePrecompileError::NotAPrecompile(address)| {
-            CallError::Override(OverrideError::NotAPrecompile(address))
-        },
-    )
+    edits: &PrecompileEdits,
+) {
+    for &(address, to) in &edits.edits {
+        let mut taken = None;
+        precompiles.apply_precompile(&address, |existing| {
+            taken = existing;
+            None
+        });
+        if let (Some(to), Some(precompile)) = (to, taken) {
+            precompiles.apply_precompile(&to, |_| Some(precompile));
+        }
+    }
 }
 
 /// A call's failure to execute at all, in geth's words.
@@ -434,7 +441,7 @@ impl CallOutcome {
 }
 
 /// geth's words for a message that breaks a transaction rule.
-fn invalid_message(invalid: &InvalidTransaction, from: Address) -> String {
+pub(crate) fn invalid_message(invalid: &InvalidTransaction, from: Address) -> String {
     match invalid {
         InvalidTransaction::LackOfFundForMaxFee { fee, balance } => format!(
             "insufficient funds for gas * price + value: address {from} have {balance} want {fee}"

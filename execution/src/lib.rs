@@ -8,6 +8,7 @@
 //!   the block builder; [`validation`] holds the consensus rules.
 //! - [`executor`]: revm execution through alloy-evm's block executor.
 //! - [`overrides`]: geth's state and block overrides for calls.
+//! - [`simulate`]: `eth_simulateV1`, calls in simulated blocks.
 //! - [`state`]: from state changes to the new state root and its writes.
 //! - [`store`]: RocksDB, one atomic batch per block.
 //! - [`trie`]: the Merkle-Patricia trie, stored by path and updated
@@ -23,6 +24,7 @@ pub mod chain_spec;
 pub mod executor;
 pub mod genesis;
 pub mod overrides;
+pub mod simulate;
 pub mod state;
 pub mod store;
 pub mod trace;

@@ -36,13 +36,10 @@ pub enum OverrideError {
     /// `movePrecompileToAddress` on an account that is no precompile.
     #[error("account {0} is not a precompile")]
     NotAPrecompile(Address),
-    /// A precompile moved onto an account that is itself overridden or
-    /// already received a precompile.
+    /// A precompile moved onto an account that is itself overridden (its
+    /// own address included).
     #[error("account {0} is already overridden")]
     AlreadyOverridden(Address),
-    /// A precompile moved onto its own address.
-    #[error("account {0} is moved to its own address")]
-    MovedToItself(Address),
     /// The code override is not valid bytecode (a malformed EIP-7702
     /// delegation).
     #[error("account {address}: invalid code override: {reason}")]
@@ -60,39 +57,55 @@ pub enum OverrideError {
     NumberTooLarge(U256),
 }
 
-/// Applies `overrides` to the accounts in `db`; returns the precompile
-/// moves (from, to) the EVM must make, in geth's rules: the source must be
-/// a precompile of fork `spec`, and the destination must not be overridden
-/// itself nor receive two precompiles.
+/// What overrides do to the precompiles: in geth's rules an overridden
+/// precompile address stops being one, and `movePrecompileToAddress` puts
+/// its precompile at another address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrecompileEdits {
+    /// Each overridden precompile address, and where its precompile moves
+    /// (`None`: it is removed).
+    pub edits: Vec<(Address, Option<Address>)>,
+}
+
+impl PrecompileEdits {
+    /// Whether `address` holds a moved precompile.
+    pub fn is_destination(&self, address: Address) -> bool {
+        self.edits.iter().any(|&(_, to)| to == Some(address))
+    }
+}
+
+/// Applies `overrides` to the accounts in `db`; returns what the EVM must
+/// do to the precompiles of fork `spec`. As geth: only a precompile may
+/// move, and not onto an address that is itself overridden.
 pub fn apply_state_overrides<D: DatabaseRef>(
     db: &mut CacheDB<D>,
     overrides: &StateOverride,
     spec: SpecId,
-) -> Result<Vec<(Address, Address)>, OverrideApplyError<D::Error>> {
+) -> Result<PrecompileEdits, OverrideApplyError<D::Error>> {
     let precompiles = Precompiles::new(PrecompileSpecId::from_spec_id(spec));
-    let mut moves = Vec::new();
+    let mut edits = PrecompileEdits::default();
     // Sorted, so that which error a bad request gets does not depend on
     // hash-map order.
     let mut accounts: Vec<_> = overrides.iter().collect();
     accounts.sort_by_key(|(address, _)| **address);
     for &(&address, account) in &accounts {
+        let is_precompile = precompiles.contains(&address);
         if let Some(to) = account.move_precompile_to {
-            if !precompiles.contains(&address) {
+            if !is_precompile {
                 return Err(OverrideError::NotAPrecompile(address).into());
             }
-            if to == address {
-                return Err(OverrideError::MovedToItself(address).into());
-            }
-            if overrides.contains_key(&to) || moves.iter().any(|&(_, dest)| dest == to) {
+            if overrides.contains_key(&to) {
                 return Err(OverrideError::AlreadyOverridden(to).into());
             }
-            moves.push((address, to));
+        }
+        if is_precompile {
+            edits.edits.push((address, account.move_precompile_to));
         }
     }
     for (&address, account) in accounts {
         apply_account(db, address, account)?;
     }
-    Ok(moves)
+    Ok(edits)
 }
 
 fn apply_account<D: DatabaseRef>(

@@ -45,7 +45,7 @@ use revm_inspectors::{
 
 use crate::{
     Header,
-    call::{CallError, CallOutcome, CallRequest, CallState, call_error, move_precompiles},
+    call::{CallError, CallOutcome, CallRequest, CallState, call_error, edit_precompiles},
     executor::Executor,
     overrides::CallOverrides,
     store::{StateReader, Store, StoreError},
@@ -176,7 +176,9 @@ impl Executor {
     }
 
     /// Traces `request` as `eth_call` would run it on the state after block
-    /// `header`, with `gas_cap` as in [`Executor::call`].
+    /// `header`, with `gas_cap` and `overrides` as in [`Executor::call`].
+    // One argument per part of the request: they have nothing to share.
+    #[allow(clippy::too_many_arguments)]
     pub fn trace_call(
         &self,
         store: &Store,
@@ -192,7 +194,7 @@ impl Executor {
         let CallState {
             mut db,
             header,
-            precompile_moves,
+            precompiles,
         } = self.call_state(store, header, overrides)?;
         let header = &header;
         let gas = self.call_gas(header, request, gas_cap);
@@ -203,7 +205,7 @@ impl Executor {
             self.factory()
                 .evm_factory()
                 .create_evm_with_inspector(&mut db, env, &mut inspector);
-        move_precompiles(evm.precompiles_mut(), &precompile_moves).map_err(TraceError::Call)?;
+        edit_precompiles(evm.precompiles_mut(), &precompiles);
         let result = evm.transact(tx.clone());
         drop(evm);
         let result = match result {

@@ -58,7 +58,6 @@ FIXTURE_GAS_LIMIT = "0x5f5e100"
 
 # Methods whose fixtures are not replayed, and why. Printed by the run.
 EXCLUDED_METHODS = {
-    "eth_simulateV1": "missing method: not implemented yet (multi-block simulation with block and state overrides; left for a follow-up)",
     "eth_config": "EIP-7910 reports an L1 hard-fork schedule (fork id, blob schedule, beacon/engine system contracts); Outrigger has no fork schedule and no blobs",
     "testing_buildBlockV1": "testing namespace: block building for an Engine API consensus client, which Outrigger does not have",
     "debug_getRawBlock": "debug_getRaw* is not served by this node",
@@ -72,8 +71,23 @@ EXCLUDED_CASES = {
     "eth_getTransactionReceipt/get-blob-tx.io": "the receipt of a blob transaction: this chain has no blob transactions",
     "eth_getTransactionByHash/get-blob-tx.io": "looks up a blob transaction: this chain has no blob transactions",
     "eth_sendRawTransaction/send-blob-tx.io": "sends a blob transaction: this chain rejects them (no blob data layer)",
+    "eth_simulateV1/ethSimulate-blobs.io": "simulates a blob transaction: this chain refuses blob transactions (-32602)",
     "eth_estimateGas/estimate-with-eip4844.io": "estimates a blob transaction: this chain refuses blob transactions, so refuses to estimate one (-32602)",
 }
+
+# eth_simulateV1 fixtures that override block times with absolute values
+# made for the fixture chain (its head at 540 s after a genesis at 0): the
+# dev chain seals its blocks at wall-clock times, so those times lie before
+# its head and the node rightly refuses them (-38021).
+for _case in (
+    "ethSimulate-block-timestamps-incrementing.io",
+    "ethSimulate-blocknumber-increment.io",
+    "ethSimulate-use-as-many-features-as-possible.io",
+):
+    EXCLUDED_CASES[f"eth_simulateV1/{_case}"] = (
+        "absolute block times of the fixture chain (head at 540 s); "
+        "this chain's head time is the wall clock's, so they are in its past (-38021)"
+    )
 
 # Methods another engineer is adding: while the node answers "method not
 # found" they are reported as awaiting, not failed; once served, their

@@ -15,6 +15,7 @@ pub mod filters;
 mod logs;
 pub mod outrigger;
 mod pubsub;
+mod simulate;
 
 use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Instant};
 
@@ -46,6 +47,9 @@ pub async fn start(state: Arc<NodeState>) -> eyre::Result<(ServerHandle, SocketA
     module.merge(debug::AccessListRpcServer::into_rpc(debug()))?;
     module.merge(outrigger::OutriggerRpcServer::into_rpc(
         outrigger::OutriggerApi::new(state.clone()),
+    ))?;
+    module.merge(simulate::SimulateRpcServer::into_rpc(
+        simulate::SimulateApi::new(state.clone()),
     ))?;
     let methods: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
     let metrics = state.metrics.clone();
