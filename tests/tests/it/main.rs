@@ -10,5 +10,6 @@ mod disk;
 mod hostile;
 mod limits;
 mod node_rpc;
+mod simulate;
 mod traces;
 mod validators;
