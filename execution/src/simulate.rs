@@ -402,6 +402,14 @@ impl Executor {
             .iter()
             .fold(Bloom::ZERO, |bloom, r| bloom | *r.logs_bloom());
         header.state_root = B256::ZERO;
+        // No withdrawals in a simulated block: the empty list's root where
+        // the fork has withdrawals.
+        let withdrawals = header
+            .withdrawals_root
+            .map(|_| alloy_eips::eip4895::Withdrawals::default());
+        header.withdrawals_root = withdrawals
+            .as_ref()
+            .map(|w| alloy_consensus::proofs::calculate_withdrawals_root(w));
         let hash = header.hash_slow();
         let mut log_index = 0u64;
         for call in &mut calls {
@@ -414,24 +422,7 @@ impl Executor {
         let body = alloy_consensus::BlockBody {
             transactions,
             ommers: Vec::new(),
-            withdrawals: header
-                .withdrawals_root
-                .map(|_| alloy_eips::eip4895::Withdrawals::default()),
-        };
-        header.withdrawals_root = body
-            .withdrawals
-            .as_ref()
-            .map(|w| alloy_consensus::proofs::calculate_withdrawals_root(w));
-        let hash = if header.withdrawals_root.is_some() {
-            let hash = header.hash_slow();
-            for call in &mut calls {
-                for log in &mut call.logs {
-                    log.block_hash = Some(hash);
-                }
-            }
-            hash
-        } else {
-            hash
+            withdrawals,
         };
         Ok(SimulatedBlock {
             block: Block { header, body },
