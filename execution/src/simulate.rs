@@ -646,3 +646,83 @@ impl<CTX: ContextTr> Inspector<CTX> for TransferLogger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(number: Option<u64>, time: Option<u64>) -> SimBlock<CallRequest> {
+        SimBlock {
+            block_overrides: Some(BlockOverrides {
+                number: number.map(U256::from),
+                time,
+                ..Default::default()
+            }),
+            state_overrides: None,
+            calls: Vec::new(),
+        }
+    }
+
+    fn numbers_and_times(blocks: &[SimBlock<CallRequest>]) -> Vec<(u64, u64)> {
+        blocks
+            .iter()
+            .map(|b| {
+                let o = b.block_overrides.as_ref().unwrap();
+                (o.number.unwrap().to::<u64>(), o.time.unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blocks_get_numbers_and_times_and_gaps_are_filled() {
+        let base = Header {
+            number: 10,
+            timestamp: 100,
+            ..Default::default()
+        };
+        // (requested blocks, expected (number, time) of every block)
+        let rows: Vec<(Vec<SimBlock<CallRequest>>, Vec<(u64, u64)>)> = vec![
+            (vec![block(None, None)], vec![(11, 112)]),
+            (
+                vec![block(None, None), block(None, Some(200))],
+                vec![(11, 112), (12, 200)],
+            ),
+            // A jump to 13 fills 11 and 12, 12 s apart; the next follows.
+            (
+                vec![block(Some(13), None), block(None, None)],
+                vec![(11, 112), (12, 124), (13, 136), (14, 148)],
+            ),
+        ];
+        for (requested, expected) in rows {
+            let blocks = sanitize_blocks(&base, requested).unwrap();
+            assert_eq!(numbers_and_times(&blocks), expected);
+        }
+    }
+
+    #[test]
+    fn out_of_order_and_too_many_blocks_are_refused() {
+        let base = Header {
+            number: 10,
+            timestamp: 100,
+            ..Default::default()
+        };
+        let error = sanitize_blocks(&base, vec![block(Some(10), None)]).unwrap_err();
+        assert!(matches!(
+            error,
+            SimulateError::BlockNumberOrder {
+                number: 10,
+                previous: 10
+            }
+        ));
+        assert_eq!(error.code(), -38020);
+        let error = sanitize_blocks(&base, vec![block(None, Some(100))]).unwrap_err();
+        assert_eq!(error.code(), -38021);
+        // A jump past the limit counts its gap blocks.
+        let far = 10 + SIMULATE_BLOCKS_MAX as u64 + 1;
+        let error = sanitize_blocks(&base, vec![block(Some(far), None)]).unwrap_err();
+        assert_eq!(error.code(), -38026);
+        let last = 10 + SIMULATE_BLOCKS_MAX as u64;
+        let blocks = sanitize_blocks(&base, vec![block(Some(last), None)]).unwrap();
+        assert_eq!(blocks.len(), SIMULATE_BLOCKS_MAX);
+    }
+}
