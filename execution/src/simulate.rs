@@ -673,6 +673,9 @@ mod tests {
             .collect()
     }
 
+    /// Requested blocks, and the (number, time) of every block made.
+    type Row = (Vec<SimBlock<CallRequest>>, Vec<(u64, u64)>);
+
     #[test]
     fn blocks_get_numbers_and_times_and_gaps_are_filled() {
         let base = Header {
@@ -680,8 +683,7 @@ mod tests {
             timestamp: 100,
             ..Default::default()
         };
-        // (requested blocks, expected (number, time) of every block)
-        let rows: Vec<(Vec<SimBlock<CallRequest>>, Vec<(u64, u64)>)> = vec![
+        let rows: Vec<Row> = vec![
             (vec![block(None, None)], vec![(11, 112)]),
             (
                 vec![block(None, None), block(None, Some(200))],
