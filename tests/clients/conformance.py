@@ -22,8 +22,10 @@ things. The rule, applied in this order:
      transaction created -> the address our replay created;
    - an EIP-7702 authority of a fixture authorization -> the dev account that
      signed our replay's authorization.
-   Anything else (genesis accounts, unknown hashes and addresses, numbers,
-   tags) is sent as recorded.
+   eth_simulateV1's `blockOverrides.time` is moved by the difference of the
+   fixture chain's head time and ours. Anything else
+   (genesis accounts, unknown hashes and addresses, numbers, tags) is sent
+   as recorded.
 4. `eth_sendRawTransaction`: the recorded bytes are decoded, and re-signed
    by a dev account with our chain id and its next nonce.
 
@@ -75,20 +77,6 @@ EXCLUDED_CASES = {
     "eth_estimateGas/estimate-with-eip4844.io": "estimates a blob transaction: this chain refuses blob transactions, so refuses to estimate one (-32602)",
 }
 
-# eth_simulateV1 fixtures that override block times with absolute values
-# made for the fixture chain (its head at 540 s after a genesis at 0): the
-# dev chain seals its blocks at wall-clock times, so those times lie before
-# its head and the node rightly refuses them (-38021).
-for _case in (
-    "ethSimulate-block-timestamps-incrementing.io",
-    "ethSimulate-blocknumber-increment.io",
-    "ethSimulate-use-as-many-features-as-possible.io",
-):
-    EXCLUDED_CASES[f"eth_simulateV1/{_case}"] = (
-        "absolute block times of the fixture chain (head at 540 s); "
-        "this chain's head time is the wall clock's, so they are in its past (-38021)"
-    )
-
 # Methods another engineer is adding: while the node answers "method not
 # found" they are reported as awaiting, not failed; once served, their
 # answers are checked like every other.
@@ -104,6 +92,24 @@ METHOD_NOT_FOUND = -32601
 
 
 # ---------------------------------------------------------------- plumbing
+
+
+def rebase_simulated_times(params, fixture_head_time, head_time):
+    """eth_simulateV1 params with each blockOverrides.time moved from the
+    fixture chain's clock to ours (same distance from the head)."""
+    if not params or not isinstance(params[0], dict):
+        return params
+    payload = dict(params[0])
+    blocks = []
+    for block in payload.get("blockStateCalls") or []:
+        overrides = (block or {}).get("blockOverrides")
+        if isinstance(overrides, dict) and "time" in overrides:
+            time = int(overrides["time"], 16) - fixture_head_time + head_time
+            block = {**block, "blockOverrides": {**overrides, "time": hex(max(time, 0))}}
+        blocks.append(block)
+    if "blockStateCalls" in payload:
+        payload["blockStateCalls"] = blocks
+    return [payload, *params[1:]]
 
 
 class Rpc:
@@ -217,6 +223,17 @@ def read_chain(path):
             )
         )
     return blocks
+
+
+def chain_head_time(path):
+    """The timestamp of the last block of chain.rlp."""
+    data = Path(path).read_bytes()
+    pos, header = 0, None
+    while pos < len(data):
+        _, _, length, start = consume_length_prefix(data, pos)
+        header = rlp.decode(data[pos : start + length])[0]
+        pos = start + length
+    return to_int(header[11])
 
 
 # ------------------------------------------------------------------ prepare
@@ -460,6 +477,12 @@ def run(url, workdir):
         f"transactions replayed, {replay.skipped} blob transactions skipped"
     )
 
+    # Our blocks carry wall-clock times, the fixture chain's its own:
+    # eth_simulateV1's absolute block times are moved by the difference of
+    # the heads, keeping their spacing.
+    fixture_head_time = chain_head_time(root / "tests/chain.rlp")
+    head_time = int(rpc.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
     validators = {}
     counts = defaultdict(lambda: {"pass": 0, "fail": 0, "awaiting": 0})
     failures, excluded_cases = [], []
@@ -483,6 +506,8 @@ def run(url, workdir):
                 if name not in validators:
                     validators[name] = validator(methods[name], schemas)
                 params = replay.substitute(request.get("params", []))
+                if name == "eth_simulateV1":
+                    params = rebase_simulated_times(params, fixture_head_time, head_time)
                 if name == "eth_sendRawTransaction":
                     params = [replay.resign_raw(params[0], next(raw_keys))]
                 response = rpc.raw({**request, "params": params})
