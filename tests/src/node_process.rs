@@ -88,6 +88,10 @@ impl NodeProcess {
             .args(["--rpc-addr", &rpc.to_string()])
             .args(["--metrics-addr", &metrics.to_string()])
             .env("RUST_LOG", "info")
+            // A `--dev` node without a data dir makes a temporary one; a
+            // node killed with -9 cannot remove it, so it goes under the
+            // test's own folder, which the test removes.
+            .env("TMPDIR", log_dir)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
