@@ -170,3 +170,29 @@ pub(super) fn pending_transaction(tx: &Recovered<TxEnvelope>) -> Transaction {
 pub(super) fn raw_transaction(tx: &TxEnvelope) -> alloy_primitives::Bytes {
     tx.encoded_2718().into()
 }
+
+/// The number a tag or number names, if that block exists.
+pub(super) fn resolve_number(
+    store: &Store,
+    number: alloy_eips::BlockNumberOrTag,
+) -> RpcResult<Option<u64>> {
+    use alloy_eips::BlockNumberOrTag as Tag;
+    let head = store
+        .head_number()?
+        .ok_or_else(|| super::error::RpcError::Internal("no head block".into()))?;
+    Ok(match number {
+        // One block per height, final when sealed: every tag is the head.
+        Tag::Latest | Tag::Pending | Tag::Safe | Tag::Finalized => Some(head),
+        Tag::Earliest => Some(0),
+        Tag::Number(n) => (n <= head).then_some(n),
+    })
+}
+
+/// The number an EIP-1898 block id names, if that block exists. Every
+/// stored block is canonical, so `requireCanonical` always holds.
+pub(super) fn resolve_block(store: &Store, block: alloy_eips::BlockId) -> RpcResult<Option<u64>> {
+    match block {
+        alloy_eips::BlockId::Number(number) => resolve_number(store, number),
+        alloy_eips::BlockId::Hash(hash) => Ok(store.block_number(hash.block_hash)?),
+    }
+}

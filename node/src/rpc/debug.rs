@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use alloy_eips::{BlockId, BlockNumberOrTag, eip1898::RpcBlockHash, eip2930::AccessListResult};
+use alloy_eips::{BlockId, BlockNumberOrTag, eip2930::AccessListResult};
 use alloy_primitives::{B256, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_trace::{
@@ -95,20 +95,7 @@ impl DebugApi {
 
     /// The number of the block `block` names; `header not found` if none.
     fn resolve(&self, block: BlockId) -> RpcResult<u64> {
-        let head = self
-            .store()
-            .head_number()?
-            .ok_or_else(|| RpcError::Internal("no head block".into()))?;
-        let number = match block {
-            BlockId::Number(BlockNumberOrTag::Number(n)) => (n <= head).then_some(n),
-            BlockId::Number(BlockNumberOrTag::Earliest) => Some(0),
-            // One block per height, final when sealed: every tag is the head.
-            BlockId::Number(_) => Some(head),
-            BlockId::Hash(RpcBlockHash { block_hash, .. }) => {
-                self.store().block_number(block_hash)?
-            }
-        };
-        number.ok_or(RpcError::HeaderNotFound)
+        super::convert::resolve_block(self.store(), block)?.ok_or(RpcError::HeaderNotFound)
     }
 
     fn header(&self, number: u64) -> RpcResult<Header> {

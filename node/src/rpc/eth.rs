@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use alloy_eips::{BlockId, BlockNumberOrTag, eip1898::RpcBlockHash};
+use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U128, U256, keccak256};
 use alloy_rpc_types_eth::{
     Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction, TransactionReceipt,
@@ -257,27 +257,12 @@ impl EthApi {
 
     /// The number a tag or number names, if that block exists.
     fn resolve_number(&self, number: BlockNumberOrTag) -> RpcResult<Option<u64>> {
-        let head = self.head()?.number;
-        Ok(match number {
-            // One block per height, final when sealed: every tag is the head.
-            BlockNumberOrTag::Latest
-            | BlockNumberOrTag::Pending
-            | BlockNumberOrTag::Safe
-            | BlockNumberOrTag::Finalized => Some(head),
-            BlockNumberOrTag::Earliest => Some(0),
-            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
-        })
+        super::convert::resolve_number(self.store(), number)
     }
 
-    /// The number an EIP-1898 block id names, if that block exists. Every
-    /// stored block is canonical, so `requireCanonical` always holds.
+    /// The number an EIP-1898 block id names, if that block exists.
     fn resolve(&self, block: BlockId) -> RpcResult<Option<u64>> {
-        match block {
-            BlockId::Number(number) => self.resolve_number(number),
-            BlockId::Hash(RpcBlockHash { block_hash, .. }) => {
-                Ok(self.store().block_number(block_hash)?)
-            }
-        }
+        super::convert::resolve_block(self.store(), block)
     }
 
     /// The header of the block `block` names and a reader of the state

@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use alloy_consensus::Transaction as _;
-use alloy_eips::{BlockId, BlockNumberOrTag, eip1898::RpcBlockHash};
+use alloy_eips::BlockId;
 use alloy_rpc_types_eth::{
     Block, BlockTransactions, Transaction, TransactionRequest,
     simulate::{SimBlock, SimulatePayload, SimulatedBlock as RpcSimulatedBlock},
@@ -59,20 +59,7 @@ impl SimulateApi {
 
     /// The number of the block `block` names; `header not found` if none.
     fn resolve(&self, block: BlockId) -> Result<u64, RpcError> {
-        let head = self
-            .store()
-            .head_number()?
-            .ok_or_else(|| RpcError::Internal("no head block".into()))?;
-        let number = match block {
-            BlockId::Number(BlockNumberOrTag::Number(n)) => (n <= head).then_some(n),
-            BlockId::Number(BlockNumberOrTag::Earliest) => Some(0),
-            // One block per height, final when sealed: every tag is the head.
-            BlockId::Number(_) => Some(head),
-            BlockId::Hash(RpcBlockHash { block_hash, .. }) => {
-                self.store().block_number(block_hash)?
-            }
-        };
-        number.ok_or(RpcError::HeaderNotFound)
+        super::convert::resolve_block(self.store(), block)?.ok_or(RpcError::HeaderNotFound)
     }
 }
 
