@@ -5,7 +5,7 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -251,16 +251,12 @@ impl Devnet {
             );
             let config_path = node_dir.join("node.toml");
             fs::write(&config_path, config)?;
-            let log = fs::File::create(node_dir.join("node.log"))?;
-            let child = Command::new(&exe)
-                .arg("node")
-                .arg("--config")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()
-                .wrap_err("starting a validator process")?;
+            let child = crate::devnet_bridge::spawn(
+                &exe,
+                &["node", "--config", &config_path.display().to_string()],
+                &node_dir.join("node.log"),
+                "a validator process",
+            )?;
             devnet.children.push((format!("validator {index}"), child));
             let key = ValidatorKey::read(&node_dir.join(VALIDATOR_KEY_FILE))?;
             file.rpc.push(format!("http://127.0.0.1:{}", ports.rpc));

@@ -168,7 +168,8 @@ fn port(base: u16, offset: usize) -> eyre::Result<u16> {
         .map_err(|_| eyre!("--base-port {base} leaves no room for the bridge's ports"))
 }
 
-fn spawn(exe: &Path, args: &[&str], log: &Path, what: &str) -> eyre::Result<Child> {
+/// Starts `exe ARGS` with its stdout and stderr in `log`.
+pub(crate) fn spawn(exe: &Path, args: &[&str], log: &Path, what: &str) -> eyre::Result<Child> {
     let out = fs::File::create(log).wrap_err_with(|| format!("creating {}", log.display()))?;
     Command::new(exe)
         .args(args)
@@ -425,7 +426,9 @@ pub fn start(
     let bridge_config = dir.join("bridge.toml");
     fs::write(&bridge_config, chains(0))?;
     let password_file = dir.join("relayer.pass");
-    write_private(&password_file, RELAYER_PASSWORD)?;
+    if !password_file.exists() {
+        crate::keys::write_private(&password_file, RELAYER_PASSWORD.as_bytes())?;
+    }
     let exe = std::env::current_exe().wrap_err("locating the outrigger binary")?;
     for (i, key) in relayers.iter().enumerate() {
         let relayer_dir = dir.join(format!("relayer{i}"));
@@ -478,20 +481,6 @@ pub fn start(
         ],
         bridge_config,
     })
-}
-
-fn write_private(path: &Path, text: &str) -> eyre::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .wrap_err_with(|| format!("writing {}", path.display()))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    Ok(())
 }
 
 /// Waits for both chains, funds what the L1 does not fund at genesis, and

@@ -199,8 +199,9 @@ pub fn encrypt_in_place(path: &Path, passphrase: &str) -> Result<(), KeyError> {
         })
 }
 
-/// Writes `contents` to a new file `path`, mode 0600, atomically.
-fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+/// Writes `contents` to a new file `path`, mode 0600, atomically; never
+/// overwrites a file.
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     let io = |source| KeyError::Io {
         path: path.display().to_string(),
         source,

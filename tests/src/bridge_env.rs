@@ -21,10 +21,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718 as _;
+use alloy_consensus::TxEip1559;
 use alloy_primitives::{Address, Bytes, TxKind, U256, hex};
-use alloy_signer::SignerSync as _;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use eyre::{Context as _, bail, eyre};
@@ -89,9 +87,11 @@ pub fn send_tx(
         access_list: Default::default(),
         input: input.into(),
     };
-    let signature = signer.sign_hash_sync(&tx.signature_hash())?;
-    let raw = Bytes::from(TxEnvelope::from(tx.into_signed(signature)).encoded_2718());
-    let hash = rpc(addr, "eth_sendRawTransaction", json!([raw]))?;
+    let hash = rpc(
+        addr,
+        "eth_sendRawTransaction",
+        json!([crate::raw_hex(signer, tx)]),
+    )?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let receipt = rpc(addr, "eth_getTransactionReceipt", json!([hash]))?;
@@ -171,6 +171,18 @@ pub struct RelayerProcess {
 }
 
 impl RelayerProcess {
+    /// A relayer of `config` (metrics on `metrics`, key of `address`)
+    /// logging to `log`, not started yet.
+    pub fn new(config: PathBuf, metrics: SocketAddr, address: Address, log: PathBuf) -> Self {
+        Self {
+            child: None,
+            config,
+            metrics,
+            address,
+            log,
+        }
+    }
+
     /// Starts (or restarts) `outrigger relayer --config ..`.
     pub fn start(&mut self) -> eyre::Result<()> {
         assert!(self.child.is_none(), "relayer already running");
@@ -420,13 +432,12 @@ impl BridgeEnv {
                     )
                 ),
             )?;
-            let mut process = RelayerProcess {
-                child: None,
+            let mut process = RelayerProcess::new(
                 config,
                 metrics,
-                address: signer.address(),
-                log: dir.path().join(format!("{name}.log")),
-            };
+                signer.address(),
+                dir.path().join(format!("{name}.log")),
+            );
             process.start()?;
             relayers.push(process);
         }

@@ -72,11 +72,23 @@ pub fn transfer(
         access_list: Default::default(),
         input: Bytes::new(),
     };
+    Recovered::new_unchecked(sign(signer, tx), signer.address())
+}
+
+/// Signs an EIP-1559 transaction into its envelope.
+pub fn sign(signer: &PrivateKeySigner, tx: TxEip1559) -> TxEnvelope {
     let signature = signer
         .sign_hash_sync(&tx.signature_hash())
-        .expect("signing a hash");
-    Recovered::new_unchecked(
-        TxEnvelope::from(tx.into_signed(signature)),
-        signer.address(),
+        .expect("signing a hash cannot fail");
+    TxEnvelope::from(tx.into_signed(signature))
+}
+
+/// Signs an EIP-1559 transaction as the `0x` hex `eth_sendRawTransaction`
+/// takes.
+pub fn raw_hex(signer: &PrivateKeySigner, tx: TxEip1559) -> String {
+    use alloy_eips::Encodable2718 as _;
+    format!(
+        "0x{}",
+        alloy_primitives::hex::encode(sign(signer, tx).encoded_2718())
     )
 }

@@ -30,9 +30,6 @@ pub fn signed_transfer(
     nonce: u64,
     to: alloy_primitives::Address,
 ) -> String {
-    use alloy_consensus::SignableTransaction as _;
-    use alloy_eips::Encodable2718 as _;
-    use alloy_signer::SignerSync as _;
     let tx = alloy_consensus::TxEip1559 {
         chain_id: crate::CHAIN_ID,
         nonce,
@@ -43,14 +40,7 @@ pub fn signed_transfer(
         value: alloy_primitives::U256::from(1_000u64),
         ..Default::default()
     };
-    let signature = key
-        .sign_hash_sync(&tx.signature_hash())
-        .expect("signing a hash cannot fail");
-    let envelope: alloy_consensus::TxEnvelope = tx.into_signed(signature).into();
-    format!(
-        "0x{}",
-        alloy_primitives::hex::encode(envelope.encoded_2718())
-    )
+    crate::raw_hex(key, tx)
 }
 
 /// Consensus settings for tests: short timeouts so that a dead proposer

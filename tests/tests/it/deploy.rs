@@ -5,14 +5,13 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fs::File,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
 use outrigger_tests::{
-    bridge_env::{BridgeEnv, BridgeSetup, balance, ether, wait_for},
+    bridge_env::{BridgeEnv, BridgeSetup, RelayerProcess, balance, ether, wait_for},
     key,
     node_process::{free_addr, http_get, outrigger_binary},
 };
@@ -189,51 +188,39 @@ fn tokenizer_finds_metrics_and_jobs() {
     assert_eq!(exprs, ["up == 0", "          a\n          / b\n"]);
 }
 
-/// A relayer whose every RPC URL is dead: it runs, fails each round and
-/// counts `outrigger_relayer_errors_total{kind="rpc_unreachable"}`, the
-/// metric that only exists once something failed. It can act on nothing.
-struct DeadEndRelayer(Child);
-
-impl DeadEndRelayer {
-    fn start(template: &Path, dir: &Path) -> (Self, std::net::SocketAddr) {
-        let metrics = free_addr();
-        let dead = free_addr();
-        let config: String = std::fs::read_to_string(template)
-            .unwrap()
-            .lines()
-            .map(|line| {
-                if line.starts_with("rpc_urls") {
-                    format!("rpc_urls = [\"http://{dead}\"]")
-                } else if line.starts_with("data_dir") {
-                    "data_dir = \"dead-end-relayer-data\"".into()
-                } else if line.starts_with("metrics_addr") {
-                    format!("metrics_addr = \"{metrics}\"")
-                } else {
-                    line.to_string()
-                }
-            })
-            .map(|line| line + "\n")
-            .collect();
-        let path = dir.join("dead-end-relayer.toml");
-        std::fs::write(&path, config).unwrap();
-        let log = File::create(dir.join("dead-end-relayer.log")).unwrap();
-        let child = Command::new(outrigger_binary())
-            .args(["relayer", "--config"])
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        (Self(child), metrics)
-    }
-}
-
-impl Drop for DeadEndRelayer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A relayer whose every RPC URL is dead, from `template`'s config: it
+/// runs, fails each round and counts
+/// `outrigger_relayer_errors_total{kind="rpc_unreachable"}`, the metric that
+/// only exists once something failed. It can act on nothing.
+fn dead_end_relayer(template: &RelayerProcess, dir: &Path) -> RelayerProcess {
+    let metrics = free_addr();
+    let dead = free_addr();
+    let config: String = std::fs::read_to_string(&template.config)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            if line.starts_with("rpc_urls") {
+                format!("rpc_urls = [\"http://{dead}\"]")
+            } else if line.starts_with("data_dir") {
+                "data_dir = \"dead-end-relayer-data\"".into()
+            } else if line.starts_with("metrics_addr") {
+                format!("metrics_addr = \"{metrics}\"")
+            } else {
+                line.to_string()
+            }
+        })
+        .map(|line| line + "\n")
+        .collect();
+    let path = dir.join("dead-end-relayer.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut relayer = RelayerProcess::new(
+        path,
+        metrics,
+        template.address,
+        dir.join("dead-end-relayer.log"),
+    );
+    relayer.start().unwrap();
+    relayer
 }
 
 /// A validator chain with a bridge (4 validators, anvil, 4 relayers of
@@ -278,9 +265,8 @@ fn dashboard_and_alerts_query_only_exported_metrics() {
     )
     .map_err(|e| eyre::eyre!("{e}\n{}", env.relayer_logs()))
     .unwrap();
-    let template = &env.relayers[0].config;
-    let (_dead_end, dead_end_metrics) =
-        DeadEndRelayer::start(template, template.parent().unwrap_or(env.path()));
+    let template = &env.relayers[0];
+    let dead_end = dead_end_relayer(template, template.config.parent().unwrap_or(env.path()));
 
     let mut names = BTreeSet::new();
     let outcome = wait_for(
@@ -297,7 +283,7 @@ fn dashboard_and_alerts_query_only_exported_metrics() {
             for relayer in &env.relayers {
                 exported(&relayer.metrics_text()?, &mut names);
             }
-            exported(&http_get(dead_end_metrics, "/metrics")?.1, &mut names);
+            exported(&dead_end.metrics_text()?, &mut names);
             Ok(queried
                 .keys()
                 .all(|name| names.contains(name))

@@ -8,10 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718 as _;
+use alloy_consensus::TxEip1559;
 use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync as _;
 use outrigger_tests::{
     node_process::{NodeProcess, quantity, rpc},
     testnet::dev_key,
@@ -65,12 +63,7 @@ fn bulky_tx(sender: u32, nonce: u64, size: usize) -> String {
         access_list: Default::default(),
         input: Bytes::from(input),
     };
-    let signature = key.sign_hash_sync(&tx.signature_hash()).unwrap();
-    let envelope = TxEnvelope::from(tx.into_signed(signature));
-    format!(
-        "0x{}",
-        alloy_primitives::hex::encode(envelope.encoded_2718())
-    )
+    outrigger_tests::raw_hex(&key, tx)
 }
 
 #[test]

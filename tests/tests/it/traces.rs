@@ -40,10 +40,8 @@
 
 use std::{str::FromStr as _, time::Duration};
 
-use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEnvelope};
-use alloy_eips::Encodable2718 as _;
+use alloy_consensus::TxEip1559;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, hex};
-use alloy_signer::SignerSync as _;
 use alloy_signer_local::PrivateKeySigner;
 use outrigger_tests::{
     CHAIN_ID,
@@ -114,11 +112,7 @@ fn raw_tx(nonce: u64, to: Option<Address>, value: u64, input: Vec<u8>, gas: u64)
         access_list: Default::default(),
         input: Bytes::from(input),
     };
-    let signature = dev_signer()
-        .sign_hash_sync(&tx.signature_hash())
-        .expect("signing");
-    let envelope = TxEnvelope::from(tx.into_signed(signature));
-    format!("0x{}", hex::encode(envelope.encoded_2718()))
+    outrigger_tests::raw_hex(&dev_signer(), tx)
 }
 
 fn send(node: &NodeProcess, raw: &str) -> Value {
