@@ -54,7 +54,7 @@ pub use certificate::{CertificateError, CommitCertificate};
 pub use config::{Config, ConfigError, Limits};
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 pub use events::{Decision, Input, LastSigned, Output};
-pub use evidence::{Evidence, EvidenceError};
+pub use evidence::{Equivocation, Evidence, EvidenceError, PORTABLE_EVIDENCE_LEN, verify_portable};
 pub use round_state::{RoundState, apply};
 pub use signing::{Proposal, SignatureError, SignedProposal, SignedVote, Vote};
 pub use timeouts::{Timeout, TimeoutConfig, TimeoutKind, TimeoutSchedule};
