@@ -6,6 +6,7 @@ pub mod anvil;
 pub mod bridge_env;
 pub mod node_process;
 pub mod testnet;
+pub mod wan;
 
 use std::sync::Arc;
 

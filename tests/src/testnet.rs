@@ -4,6 +4,7 @@
 //! other node as a bootnode.
 
 use std::{
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
@@ -54,7 +55,13 @@ struct Member {
     dir: PathBuf,
     config: PathBuf,
     p2p: String,
+    /// The addresses it dials the validators at, when not their own.
+    bootnodes: Option<Vec<String>>,
 }
+
+/// Where node `from` dials node `to`, whose p2p listen address is the
+/// third argument: that address, or a proxy's in front of it.
+pub type Route<'a> = &'a mut dyn FnMut(usize, usize, SocketAddr) -> eyre::Result<SocketAddr>;
 
 /// The running chain.
 pub struct TestNet {
@@ -92,6 +99,29 @@ impl TestNet {
         block_time_ms: u64,
         edit: impl FnOnce(&mut Value) -> eyre::Result<()>,
     ) -> eyre::Result<Self> {
+        Self::start_inner(root, validators, block_time_ms, edit, None)
+    }
+
+    /// As [`TestNet::start`], but validator `from` dials validator `to` at
+    /// `route(from, to, to's listen address)`: a proxy that stands for the
+    /// network between them (see [`crate::wan`]). Bootnodes are the only
+    /// addresses a node dials, so every validator link goes through a route.
+    pub fn start_routed(
+        root: &Path,
+        validators: usize,
+        block_time_ms: u64,
+        route: Route<'_>,
+    ) -> eyre::Result<Self> {
+        Self::start_inner(root, validators, block_time_ms, |_| Ok(()), Some(route))
+    }
+
+    fn start_inner(
+        root: &Path,
+        validators: usize,
+        block_time_ms: u64,
+        edit: impl FnOnce(&mut Value) -> eyre::Result<()>,
+        route: Option<Route<'_>>,
+    ) -> eyre::Result<Self> {
         let stdout = run(&[
             "genesis",
             "new",
@@ -122,6 +152,22 @@ impl TestNet {
             let dir = root.join(format!("node{}", net.members.len()));
             net.add_member(dir, Some(peer_id.clone()))?;
         }
+        if let Some(route) = route {
+            for from in 0..validators {
+                let mut bootnodes = Vec::new();
+                for (to, peer_id) in peer_ids.iter().enumerate() {
+                    if to != from {
+                        let via = route(from, to, net.listen_addr(to)?)?;
+                        bootnodes.push(format!(
+                            "/ip4/{}/tcp/{}/p2p/{peer_id}",
+                            via.ip(),
+                            via.port()
+                        ));
+                    }
+                }
+                net.members[from].bootnodes = Some(bootnodes);
+            }
+        }
         for i in 0..validators {
             net.write_config(i, "validator", block_time_ms)?;
         }
@@ -149,6 +195,7 @@ impl TestNet {
             config: dir.join("node.toml"),
             dir,
             p2p,
+            bootnodes: None,
         });
         Ok(self.members.len() - 1)
     }
@@ -160,12 +207,15 @@ impl TestNet {
             .split("/p2p/")
             .next()
             .ok_or_else(|| eyre!("bad p2p address"))?;
-        let bootnodes: Vec<&str> = self.members[..self.validators]
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != index)
-            .map(|(_, m)| m.p2p.as_str())
-            .collect();
+        let bootnodes: Vec<&str> = match &member.bootnodes {
+            Some(routed) => routed.iter().map(String::as_str).collect(),
+            None => self.members[..self.validators]
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != index)
+                .map(|(_, m)| m.p2p.as_str())
+                .collect(),
+        };
         let config = format!(
             "data_dir = {:?}\n\n[block]\ntime_ms = {block_time_ms}\n\n[storage]\nsync_writes = false\n\n\
              [consensus]\nrole = \"{role}\"\n{TEST_CONSENSUS}\n[p2p]\nlisten = [\"{listen}\"]\nbootnodes = {bootnodes:?}\n",
@@ -196,6 +246,17 @@ impl TestNet {
     /// The p2p address of node `index`, `/ip4/127.0.0.1/tcp/P[/p2p/ID]`.
     pub fn p2p_addr(&self, index: usize) -> &str {
         &self.members[index].p2p
+    }
+
+    /// The p2p listen address of node `index`.
+    pub fn listen_addr(&self, index: usize) -> eyre::Result<SocketAddr> {
+        let port = self.members[index]
+            .p2p
+            .split('/')
+            .nth(4)
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| eyre!("no port in {}", self.members[index].p2p))?;
+        Ok(SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// The running node `index`.

@@ -164,7 +164,11 @@ impl Behaviour {
         );
         let identify = identify::Behaviour::new(
             identify::Config::new(identify_protocol_version(config.chain_id), keypair.public())
-                .with_agent_version(format!("outrigger/{}", env!("CARGO_PKG_VERSION"))),
+                .with_agent_version(format!("outrigger/{}", env!("CARGO_PKG_VERSION")))
+                // No cache of the addresses peers announce: libp2p would
+                // dial them when a request goes to a peer that just left,
+                // and we dial only the bootnode addresses we were given.
+                .with_cache_size(0),
         );
         Ok(Self {
             gate: PeerGate::new(config.max_peers),

@@ -15,6 +15,14 @@
 //! `ValidationMode::Strict`) and identified by the SHA-256 of its topic and
 //! payload, so the same payload is one message whoever publishes it.
 //!
+//! # Addresses
+//!
+//! The node dials only the addresses of [`NetworkConfig::bootnodes`]. The
+//! listen addresses a peer announces (identify) are neither kept nor
+//! dialled: a peer cannot steer our dials, and a bootnode reached through a
+//! proxy, NAT mapping or tunnel is always dialled there, never behind it.
+//! Other peers find us by dialling us.
+//!
 //! # Limits
 //!
 //! - Gossip payloads: per topic, [`GossipLimits`] (defaults: proposals 4 MiB,

@@ -13,3 +13,4 @@ mod node_rpc;
 mod simulate;
 mod traces;
 mod validators;
+mod wan;
