@@ -345,4 +345,30 @@ impl TestNet {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum())
     }
+
+    /// Adds and starts a validator node that signs with `key_file`, a key
+    /// that need not be in the genesis set (it signs once an epoch's set
+    /// includes it); returns its index. It dials the genesis validators.
+    pub fn add_validator_node(
+        &mut self,
+        key_file: &Path,
+        block_time_ms: u64,
+    ) -> eyre::Result<usize> {
+        let dir = self.root.join(format!("validator{}", self.members.len()));
+        let index = self.add_member(dir, None)?;
+        self.write_config(index, "validator", block_time_ms)?;
+        let config = &self.members[index].config;
+        let text = std::fs::read_to_string(config)?.replacen(
+            "[consensus]\n",
+            &format!(
+                "[consensus]\nvalidator_key_file = {:?}\n",
+                key_file.display().to_string()
+            ),
+            1,
+        );
+        std::fs::write(config, text).wrap_err("writing a node config")?;
+        let node = self.spawn(index)?;
+        self.nodes.push(Some(node));
+        Ok(index)
+    }
 }
