@@ -24,6 +24,7 @@ interface Vm {
     function stopPrank() external;
     function deal(address account, uint256 balance) external;
     function warp(uint256 timestamp) external;
+    function roll(uint256 blockNumber) external;
     function chainId(uint256 newChainId) external;
     function expectRevert() external;
     function expectRevert(bytes4 selector) external;
