@@ -5,8 +5,11 @@
     artifacts.py write    rewrite artifacts/ from out/
 
 Each deployable contract gets artifacts/<Name>.json = {"abi": [...],
-"bytecode": "0x..."} (creation code). The build has no metadata hash
-(foundry.toml), so the bytecode depends only on the sources and settings.
+"bytecode": "0x..."} (creation code). The system contracts (PoAValidators,
+PoSStaking) also get "deployedBytecode": the runtime code the node places at
+0x...1000 in the genesis state, where no constructor runs. The build has no
+metadata hash (foundry.toml), so the bytecode depends only on the sources and
+settings.
 """
 import json
 import sys
@@ -20,14 +23,26 @@ DEPLOYABLE = {
     "SidechainBridge": "SidechainBridge.sol",
     "BridgedToken": "BridgedToken.sol",
     "MockERC20": "Tokens.sol",
+    "PoAValidators": "PoAValidators.sol",
+    "PoSStaking": "PoSStaking.sol",
 }
+# Predeployed at genesis: their artifacts also carry the runtime code.
+SYSTEM = {"PoAValidators", "PoSStaking"}
 
 
 def fresh(name: str, source: str) -> str:
     built = json.loads((ROOT / "out" / source / f"{name}.json").read_text())
     bytecode = built["bytecode"]["object"]
     assert bytecode.startswith("0x") and len(bytecode) > 2, f"{name}: empty bytecode"
-    return json.dumps({"abi": built["abi"], "bytecode": bytecode}, indent=2) + "\n"
+    artifact = {"abi": built["abi"], "bytecode": bytecode}
+    if name in SYSTEM:
+        runtime = built["deployedBytecode"]["object"]
+        assert runtime.startswith("0x") and len(runtime) > 2, f"{name}: empty deployedBytecode"
+        # Runtime code is all there is at genesis: no constructor, no immutables.
+        assert not built["deployedBytecode"].get("immutableReferences"), f"{name}: has immutables"
+        assert not any(item["type"] == "constructor" for item in built["abi"]), f"{name}: has a constructor"
+        artifact["deployedBytecode"] = runtime
+    return json.dumps(artifact, indent=2) + "\n"
 
 
 def main() -> int:
