@@ -48,10 +48,10 @@
 //! minutes, which also lower the gossipsub score. A peer is disconnected and
 //! banned for [`NetworkConfig::ban_duration`] when its gossipsub score falls
 //! to -60 (three invalid messages in a short while; the graylist threshold)
-//! or its penalty reaches 50 points. A peer whose identify protocol version
-//! or [`Status`] shows another chain id is banned at once; the engine bans
-//! one with another genesis hash with [`NetworkHandle::ban`]. Banned peers are
-//! refused on dial and on accept.
+//! or its penalty reaches 45 points (five penalties in a short while). A
+//! peer whose identify protocol version or [`Status`] shows another chain id
+//! is banned at once; the engine bans one with another genesis hash with
+//! [`NetworkHandle::ban`]. Banned peers are refused on dial and on accept.
 //!
 //! # What the engine must do with events
 //!

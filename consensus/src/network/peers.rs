@@ -22,8 +22,12 @@ use libp2p::{
 /// Points one [`super::NetworkHandle::penalize`] call, one undecodable sync
 /// frame or one oversized sync frame costs a peer.
 pub(crate) const PENALTY_POINTS: f64 = 10.0;
-/// A peer reaching this many points (after decay) is disconnected and banned.
-pub(crate) const PENALTY_BAN_POINTS: f64 = 50.0;
+/// A peer reaching this many points (after decay) is disconnected and
+/// banned: five penalties in a short while, four never. Not five times
+/// [`PENALTY_POINTS`]: points decay continuously, so five penalties a
+/// second apart add up to a little under 50 (a peer serving bad
+/// certificates every sync interval stood at 49.9 after five).
+pub(crate) const PENALTY_BAN_POINTS: f64 = 45.0;
 /// Penalty points halve every this long, so an honest peer's rare fault is
 /// forgotten while a steady offender accumulates.
 const PENALTY_HALF_LIFE: Duration = Duration::from_secs(300);
@@ -282,6 +286,25 @@ mod tests {
         assert!((gate.penalty(&peer, later) - 10.0).abs() < 1e-9);
         gate.prune(t0 + PENALTY_HALF_LIFE * 10);
         assert_eq!(gate.penalty(&peer, later), 0.0);
+    }
+
+    #[test]
+    fn five_penalties_in_a_short_while_ban_and_four_do_not() {
+        let mut gate = PeerGate::new(4);
+        let peer = PeerId::random();
+        let t0 = Instant::now();
+        let mut points = 0.0;
+        for i in 0..5 {
+            assert!(points < PENALTY_BAN_POINTS, "banned after {i} penalties");
+            points = gate.penalize(peer, PENALTY_POINTS, t0 + Duration::from_secs(i));
+        }
+        assert!(points >= PENALTY_BAN_POINTS, "five penalties: {points}");
+        // Spread over a minute they still do.
+        let other = PeerId::random();
+        for i in 0..5 {
+            points = gate.penalize(other, PENALTY_POINTS, t0 + Duration::from_secs(15 * i));
+        }
+        assert!(points >= PENALTY_BAN_POINTS, "five in a minute: {points}");
     }
 
     #[test]
