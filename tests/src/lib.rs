@@ -4,6 +4,7 @@
 
 pub mod anvil;
 pub mod bridge_env;
+pub mod byzantine;
 pub mod node_process;
 pub mod testnet;
 pub mod wan;

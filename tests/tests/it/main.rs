@@ -1,6 +1,7 @@
 //! Tests across crates and processes, in one binary.
 
 mod bridge;
+mod byzantine;
 mod cli;
 mod clients;
 mod conformance;
