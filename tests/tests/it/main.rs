@@ -8,6 +8,7 @@ mod conformance;
 mod crash;
 mod deploy;
 mod disk;
+mod epochs;
 mod hostile;
 mod limits;
 mod node_rpc;
