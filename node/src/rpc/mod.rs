@@ -11,6 +11,8 @@ pub mod dev;
 pub mod error;
 mod eth;
 mod fees;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod filters;
 mod logs;
 pub mod outrigger;

@@ -2,6 +2,7 @@
 //! with real secp256k1-signed transactions.
 
 mod behaviour;
+mod fuzz;
 mod rejections;
 
 use std::collections::HashMap;
