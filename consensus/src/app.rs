@@ -3,7 +3,17 @@
 //! transaction. The node implements it over its store, executor and pool;
 //! the engine calls the heavy methods off its own task.
 
+use outrigger_consensus_core::Validator;
 use outrigger_execution::block::Block;
+
+/// The validators of one epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpochValidators {
+    /// The epoch's first height: proposer priorities start from zero there.
+    pub first_height: u64,
+    /// The members.
+    pub validators: Vec<Validator>,
+}
 
 /// Why the application could not do what the engine asked.
 #[derive(Debug, thiserror::Error)]
@@ -72,4 +82,14 @@ pub trait Application: Send + Sync + 'static {
 
     /// Takes a gossiped, EIP-2718 encoded transaction into the pool.
     fn on_transaction(&self, bytes: &[u8]) -> TransactionVerdict;
+
+    /// The validators of `height`'s epoch, or `None` while that set is not
+    /// fixed yet (it is fixed by the epoch before's last block). Known for
+    /// every height up to the head + 1.
+    fn validators(&self, height: u64) -> Result<Option<EpochValidators>, AppError>;
+
+    /// Equivocation the core proved, in the portable encoding
+    /// (`outrigger_consensus_core::verify_portable`): to be reported to the
+    /// chain, which slashes.
+    fn on_evidence(&self, evidence: Vec<u8>);
 }

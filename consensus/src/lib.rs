@@ -19,8 +19,6 @@ pub mod metrics;
 pub mod network;
 pub mod wal;
 
-pub use app::{AppError, Application, TransactionVerdict};
-pub use engine::{
-    EngineConfig, EngineError, EngineHandle, SyncConfig, SyncRange, spawn, validators_at,
-};
+pub use app::{AppError, Application, EpochValidators, TransactionVerdict};
+pub use engine::{EngineConfig, EngineError, EngineHandle, SyncConfig, SyncRange, spawn};
 pub use metrics::EngineMetrics;

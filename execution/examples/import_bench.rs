@@ -223,7 +223,7 @@ fn genesis(signers: &[PrivateKeySigner], token_code: &Bytes) -> GenesisFile {
 fn open(dir: &std::path::Path, genesis: &GenesisFile) -> Chain {
     let spec = Arc::new(genesis.chain_spec());
     let store = Arc::new(Store::open(dir, &StoreConfig::default()).expect("store"));
-    init_genesis(&store, &genesis.genesis, &spec).expect("genesis");
+    init_genesis(&store, genesis, &spec).expect("genesis");
     Chain::new(store, spec)
 }
 
@@ -374,6 +374,7 @@ fn run_workload(
             senders,
             receipts: output.receipts,
             state,
+            epoch_set: None,
         };
         store.commit_block(&executed).unwrap();
         phases[3] += t.elapsed();
@@ -424,6 +425,7 @@ fn commit_cost(accounts: usize) -> (Duration, Duration) {
             senders: vec![],
             receipts: vec![],
             state,
+            epoch_set: None,
         };
         let start = Instant::now();
         store.commit_block(&block).unwrap();

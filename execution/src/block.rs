@@ -28,4 +28,7 @@ pub struct ExecutedBlock {
     pub receipts: Vec<ReceiptEnvelope>,
     /// The state changes and trie node writes.
     pub state: StateUpdate,
+    /// The validator set this block fixed: epoch 0's for block 0, the next
+    /// epoch's for an epoch's last block (stored with the block).
+    pub epoch_set: Option<crate::system::EpochSet>,
 }

@@ -8,7 +8,7 @@
 
 use alloy_consensus::Header;
 use alloy_eips::{eip2930::AccessList, eip7702::SignedAuthorization};
-use alloy_evm::{EthEvmFactory, Evm as _, EvmFactory as _};
+use alloy_evm::{Evm as _, EvmFactory as _};
 use alloy_primitives::{Address, Bytes, Log, TxKind, U256};
 use revm::{
     context::{
@@ -334,7 +334,7 @@ impl Executor {
     ) -> Result<CallOutcome, CallError> {
         let (env, tx) = self.call_env(&state.db, header, request, gas)?;
         let caller = tx.caller;
-        let mut evm = EthEvmFactory::default().create_evm(&mut state.db, env);
+        let mut evm = self.factory().evm_factory().create_evm(&mut state.db, env);
         edit_precompiles(evm.precompiles_mut(), &state.precompiles);
         let result = match evm.transact_raw(tx) {
             Ok(result) => result.result,

@@ -106,6 +106,7 @@ impl Chain {
     /// Checks and executes `block` on top of the head without writing
     /// anything: the result commits with [`Chain::commit`].
     pub fn execute(&self, block: Block) -> Result<ExecutedBlock, BlockError> {
+        let _head = self.store.head_guard();
         let header = &block.header;
         let hash = header.hash_slow();
         let invalid = |reason: String| BlockError::Invalid {
@@ -147,6 +148,7 @@ impl Chain {
             senders,
             receipts: output.receipts,
             state,
+            epoch_set: output.epoch_set,
         })
     }
 
@@ -188,6 +190,7 @@ impl Chain {
         attributes: &BlockAttributes,
         candidates: &mut dyn TransactionSource,
     ) -> Result<ExecutedBlock, BlockError> {
+        let _head = self.store.head_guard();
         let parent = self.store.head()?.ok_or_else(|| StoreError::Corrupt {
             what: "head",
             detail: "no genesis block".into(),
@@ -221,6 +224,7 @@ impl Chain {
             blob_gas_used,
             requests,
             changes,
+            epoch_set,
         } = built.output;
         header.transactions_root = proofs::calculate_transaction_root(&transactions);
         header.receipts_root = proofs::calculate_receipt_root(&receipts);
@@ -250,6 +254,7 @@ impl Chain {
             senders,
             receipts,
             state,
+            epoch_set,
         })
     }
 

@@ -22,6 +22,9 @@ pub struct ChainSpec {
     /// says otherwise; Ethereum conformance tests turn them on.
     pub blobs_enabled: bool,
     deposit_contract: Option<Address>,
+    /// Epochs of a chain with a validator-set system contract: the executor
+    /// calls it at every epoch's end and credits block rewards.
+    pub epochs: Option<crate::system::Epochs>,
 }
 
 impl ChainSpec {
@@ -83,6 +86,7 @@ impl ChainSpec {
             blob_params: config.blob_schedule_blob_params(),
             blobs_enabled,
             deposit_contract: config.deposit_contract_address,
+            epochs: None,
         }
     }
 

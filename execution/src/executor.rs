@@ -9,7 +9,7 @@ use std::{borrow::Cow, sync::Arc};
 use alloy_consensus::{Eip658Value, ReceiptEnvelope, TxEnvelope, transaction::Recovered};
 use alloy_eips::eip7685::Requests;
 use alloy_evm::{
-    EthEvmFactory, Evm as _, EvmEnv, EvmFactory,
+    Evm as _, EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutionResult, BlockExecutor as _, BlockExecutorFactory},
     eth::{EthBlockExecutionCtx, EthBlockExecutorFactory, receipt_builder::AlloyReceiptBuilder},
 };
@@ -25,6 +25,7 @@ use crate::{
     chain_spec::ChainSpec,
     state::{StateChanges, compute_state_update},
     store::{StateReader, Store},
+    system::{self, EpochSet, OutriggerEvmFactory},
 };
 
 /// What executing a block produced.
@@ -40,13 +41,20 @@ pub struct ExecutionOutput {
     pub requests: Requests,
     /// The state changes.
     pub changes: StateChanges,
+    /// The next epoch's validator set, when the block closed an epoch and
+    /// the system contract named a usable one.
+    pub epoch_set: Option<EpochSet>,
 }
+
+/// The block executor factory of Outrigger chains.
+pub type Factory =
+    EthBlockExecutorFactory<AlloyReceiptBuilder, Arc<ChainSpec>, OutriggerEvmFactory>;
 
 /// Executes blocks against the head state of a store.
 #[derive(Clone, Debug)]
 pub struct Executor {
     spec: Arc<ChainSpec>,
-    factory: EthBlockExecutorFactory<AlloyReceiptBuilder, Arc<ChainSpec>, EthEvmFactory>,
+    factory: Factory,
 }
 
 impl Executor {
@@ -55,7 +63,7 @@ impl Executor {
         let factory = EthBlockExecutorFactory::new(
             AlloyReceiptBuilder::default(),
             spec.clone(),
-            EthEvmFactory::default(),
+            OutriggerEvmFactory::new(spec.chain_id),
         );
         Self { spec, factory }
     }
@@ -127,13 +135,42 @@ impl Executor {
                 roots.push(root);
             }
         }
+        let epoch_set = self.end_of_block(executor.evm_mut(), &block.header)?;
         let mut result = executor.apply_post_execution_changes()?;
         for (receipt, root) in result.receipts.iter_mut().zip(roots) {
             if let Some(receipt) = receipt.as_receipt_with_bloom_mut() {
                 receipt.receipt.status = Eip658Value::PostState(root);
             }
         }
-        Ok(output(&mut state, result))
+        Ok(output(&mut state, result, epoch_set))
+    }
+
+    /// Outrigger's end-of-block work, after the transactions and before
+    /// Ethereum's post-execution system calls: the block reward, and at an
+    /// epoch's last block the system contract's `epochEnd`.
+    fn end_of_block<E>(
+        &self,
+        evm: &mut E,
+        header: &alloy_consensus::Header,
+    ) -> Result<Option<EpochSet>, BlockExecutionError>
+    where
+        E: alloy_evm::Evm<HaltReason = revm::context_interface::result::HaltReason>,
+        E::DB: revm::DatabaseCommit + revm::Database,
+        <E::DB as revm::Database>::Error: Send + Sync + 'static,
+        E::Error: std::fmt::Display,
+    {
+        let Some(epochs) = self.spec.epochs else {
+            return Ok(None);
+        };
+        if !epochs.block_reward.is_zero() && header.number > 0 {
+            credit(evm.db_mut(), header.beneficiary, epochs.block_reward)?;
+        }
+        let Some(epoch) = epochs.closes(header.number) else {
+            return Ok(None);
+        };
+        system::epoch_end(evm, epoch).map_err(|e| {
+            BlockExecutionError::other(std::io::Error::other(format!("epochEnd: {e}")))
+        })
     }
 
     /// Builds a block body on top of the store's head: pre-execution system
@@ -178,17 +215,16 @@ impl Executor {
                 Err(error) => return Err(error),
             }
         }
+        let epoch_set = self.end_of_block(executor.evm_mut(), header)?;
         let result = executor.apply_post_execution_changes()?;
         Ok(BuiltBlock {
             transactions,
-            output: output(&mut state, result),
+            output: output(&mut state, result, epoch_set),
         })
     }
 
     /// The block executor factory (for tracing, which re-executes blocks).
-    pub(crate) fn factory(
-        &self,
-    ) -> &EthBlockExecutorFactory<AlloyReceiptBuilder, Arc<ChainSpec>, EthEvmFactory> {
+    pub(crate) fn factory(&self) -> &Factory {
         &self.factory
     }
 
@@ -239,6 +275,7 @@ fn new_state(store: &Store) -> State<WrapDatabaseRef<StateReader<'_>>> {
 fn output(
     state: &mut State<WrapDatabaseRef<StateReader<'_>>>,
     result: BlockExecutionResult<ReceiptEnvelope>,
+    epoch_set: Option<EpochSet>,
 ) -> ExecutionOutput {
     state.merge_transitions(BundleRetention::PlainState);
     let changes = state.take_bundle().to_plain_state(OriginalValuesKnown::Yes);
@@ -248,5 +285,27 @@ fn output(
         blob_gas_used: result.blob_gas_used,
         requests: result.requests,
         changes: changes.into(),
+        epoch_set,
     }
+}
+
+/// Adds `amount` wei to `address`'s balance, as a committed state change.
+fn credit<DB>(
+    db: &mut DB,
+    address: Address,
+    amount: alloy_primitives::U256,
+) -> Result<(), BlockExecutionError>
+where
+    DB: revm::DatabaseCommit + revm::Database,
+    DB::Error: Send + Sync + 'static,
+{
+    let info = db
+        .basic(address)
+        .map_err(BlockExecutionError::other)?
+        .unwrap_or_default();
+    let mut account = revm::state::Account::from(info);
+    account.info.balance = account.info.balance.saturating_add(amount);
+    account.mark_touch();
+    db.commit(std::iter::once((address, account)).collect());
+    Ok(())
 }

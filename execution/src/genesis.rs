@@ -70,6 +70,66 @@ pub struct GenesisValidator {
     /// Where this validator's block rewards go.
     #[serde(default)]
     pub fee_recipient: Address,
+    /// The account that acts for this validator in the system contract:
+    /// votes under proof of authority (required there), unstakes and
+    /// withdraws under proof of stake (zero: nobody can).
+    #[serde(default)]
+    pub operator: Address,
+}
+
+/// Proof-of-authority settings (`PoAValidators.initialize`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PoaGenesis {
+    /// The most validators a vote can grow the set to.
+    pub max_validators: u64,
+    /// Epochs a proposal stays open for votes.
+    pub proposal_epochs: u64,
+}
+
+impl Default for PoaGenesis {
+    fn default() -> Self {
+        Self {
+            max_validators: 100,
+            proposal_epochs: 4,
+        }
+    }
+}
+
+/// Proof-of-stake settings (`PoSStaking.initialize`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct PosGenesis {
+    /// Least bonded stake (wei) to be eligible for the set.
+    pub min_stake: U256,
+    /// Wei of stake per unit of voting power.
+    pub power_unit: U256,
+    /// Largest set: the top stakes are chosen.
+    pub max_validators: u64,
+    /// Most registered candidates.
+    pub max_candidates: u64,
+    /// Epochs unstaked coin stays slashable before it can be withdrawn.
+    pub unbonding_epochs: u64,
+    /// Fraction of stake slashed for equivocation, in basis points.
+    pub slash_bps: u16,
+    /// Fraction of a slash paid to whoever reported the evidence, in basis
+    /// points.
+    pub reporter_reward_bps: u16,
+}
+
+impl Default for PosGenesis {
+    fn default() -> Self {
+        let ether = U256::from(10u64).pow(U256::from(18));
+        Self {
+            min_stake: ether,
+            power_unit: ether,
+            max_validators: 100,
+            max_candidates: 1000,
+            unbonding_epochs: 2,
+            slash_bps: 500,
+            reporter_reward_bps: 1000,
+        }
+    }
 }
 
 /// The `outrigger` section of a genesis file.
@@ -89,6 +149,16 @@ pub struct OutriggerGenesis {
     /// blob data layer, so this is off.
     #[serde(default)]
     pub blobs_enabled: bool,
+    /// Proof-of-authority settings.
+    #[serde(default)]
+    pub poa: PoaGenesis,
+    /// Proof-of-stake settings.
+    #[serde(default)]
+    pub pos: PosGenesis,
+    /// Wei credited to the beneficiary of every block after genesis, on
+    /// top of the priority fees.
+    #[serde(default)]
+    pub block_reward: U256,
 }
 
 fn default_epoch_blocks() -> u64 {
@@ -102,6 +172,9 @@ impl Default for OutriggerGenesis {
             validators: Vec::new(),
             epoch_blocks: default_epoch_blocks(),
             blobs_enabled: false,
+            poa: PoaGenesis::default(),
+            pos: PosGenesis::default(),
+            block_reward: U256::ZERO,
         }
     }
 }
@@ -125,12 +198,33 @@ impl GenesisFile {
                 .map_err(|e| GenesisError::Invalid(format!("outrigger section: {e}")))?,
             None => OutriggerGenesis::default(),
         };
-        let genesis: Genesis =
+        let mut genesis: Genesis =
             serde_json::from_value(value).map_err(|e| GenesisError::Invalid(e.to_string()))?;
         if genesis.gas_limit == 0 {
             return Err(GenesisError::Invalid("gasLimit must be above zero".into()));
         }
+        if outrigger.epoch_blocks == 0 {
+            return Err(GenesisError::Invalid(
+                "outrigger.epochBlocks must be above zero".into(),
+            ));
+        }
+        for validator in &outrigger.validators {
+            if validator.public_key.len() != 32 {
+                return Err(GenesisError::Invalid(format!(
+                    "validator key {} is not 32 bytes",
+                    validator.public_key
+                )));
+            }
+        }
+        if !outrigger.validators.is_empty() {
+            crate::system::install(&mut genesis, &outrigger)?;
+        }
         Ok(Self { genesis, outrigger })
+    }
+
+    /// The validator set of epoch 0, if the chain has one.
+    pub fn genesis_set(&self) -> Option<crate::system::EpochSet> {
+        crate::system::genesis_set(&self.outrigger)
     }
 
     /// Reads and parses a genesis file.
@@ -144,7 +238,15 @@ impl GenesisFile {
 
     /// The chain specification this genesis describes.
     pub fn chain_spec(&self) -> ChainSpec {
-        ChainSpec::from_chain_config(&self.genesis.config, self.outrigger.blobs_enabled)
+        let mut spec =
+            ChainSpec::from_chain_config(&self.genesis.config, self.outrigger.blobs_enabled);
+        if !self.outrigger.validators.is_empty() {
+            spec.epochs = Some(crate::system::Epochs {
+                blocks: self.outrigger.epoch_blocks,
+                block_reward: self.outrigger.block_reward,
+            });
+        }
+        spec
     }
 }
 
@@ -256,9 +358,10 @@ pub fn genesis_header(genesis: &Genesis, spec: &ChainSpec, state_root: B256) -> 
 /// Block 0 with its state, ready to commit.
 pub fn genesis_block(
     store: &Store,
-    genesis: &Genesis,
+    file: &GenesisFile,
     spec: &ChainSpec,
 ) -> Result<ExecutedBlock, GenesisError> {
+    let genesis = &file.genesis;
     let state = compute_state_update(store, EMPTY_ROOT_HASH, alloc_changes(&genesis.alloc))?;
     let header = genesis_header(genesis, spec, state.state_root);
     let body = alloy_consensus::BlockBody {
@@ -277,6 +380,7 @@ pub fn genesis_block(
         senders: Vec::new(),
         receipts: Vec::new(),
         state,
+        epoch_set: file.genesis_set(),
     })
 }
 
@@ -284,9 +388,10 @@ pub fn genesis_block(
 /// is this genesis. Returns block 0's hash.
 pub fn init_genesis(
     store: &Store,
-    genesis: &Genesis,
+    file: &GenesisFile,
     spec: &ChainSpec,
 ) -> Result<B256, GenesisError> {
+    let genesis = &file.genesis;
     if store.head_number()?.is_some() {
         let stored = store.block_hash(0)?.unwrap_or_default();
         let header = genesis_header(genesis, spec, alloc_state_root(&genesis.alloc)?);
@@ -296,7 +401,7 @@ pub fn init_genesis(
         }
         return Ok(stored);
     }
-    let block = genesis_block(store, genesis, spec)?;
+    let block = genesis_block(store, file, spec)?;
     store.commit_block(&block)?;
     Ok(block.hash)
 }
@@ -386,7 +491,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let hash = init_genesis(&store, &file.genesis, &spec).unwrap();
+        let hash = init_genesis(&store, &file, &spec).unwrap();
         let header = store.header(0).unwrap().unwrap();
         assert_eq!(header.hash_slow(), hash);
         assert_eq!(header.base_fee_per_gas, Some(7));
@@ -405,13 +510,14 @@ mod tests {
             U256::from(9)
         );
         // Reopening with the same genesis is fine; another genesis is refused.
-        assert_eq!(init_genesis(&store, &file.genesis, &spec).unwrap(), hash);
-        let mut other = file.genesis.clone();
-        other.timestamp = 6;
+        assert_eq!(init_genesis(&store, &file, &spec).unwrap(), hash);
+        let mut other = file.clone();
+        other.genesis.timestamp = 6;
         let err = init_genesis(&store, &other, &spec).unwrap_err();
         assert!(matches!(err, GenesisError::Mismatch { .. }), "{err}");
-        let mut other = file.genesis.clone();
+        let mut other = file.clone();
         other
+            .genesis
             .alloc
             .values_mut()
             .for_each(|a| a.balance += U256::from(1));

@@ -27,6 +27,7 @@ pub mod overrides;
 pub mod simulate;
 pub mod state;
 pub mod store;
+pub mod system;
 pub mod trace;
 pub mod trie;
 pub mod txpool;

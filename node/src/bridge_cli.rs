@@ -69,7 +69,7 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
-    fn signer(&self) -> eyre::Result<PrivateKeySigner> {
+    pub(crate) fn signer(&self) -> eyre::Result<PrivateKeySigner> {
         match (&self.keystore, &self.private_key_env) {
             (Some(file), None) => {
                 let password = read_password(self.password_file.as_deref(), "OUTRIGGER_PASSWORD")?;

@@ -48,6 +48,9 @@ pub enum Command {
     /// Show a node's head, peers, sync state and validator set (and a
     /// relayer's queue with --relayer-metrics).
     Status(StatusArgs),
+    /// Validator operators: register, stake, unstake, withdraw (PoS),
+    /// propose and vote (PoA), status.
+    Validator(crate::validator_cli::ValidatorArgs),
 }
 
 /// Flags of `outrigger status`.

@@ -259,6 +259,12 @@ pub struct ConsensusConfig {
     /// absolute; empty: the `OUTRIGGER_KEY_PASSWORD` environment variable,
     /// else the keys are plain. Default empty.
     pub key_password_file: PathBuf,
+    /// A web3 secret-storage (v3) keystore, relative to `data_dir` unless
+    /// absolute, of an account that sends `reportEquivocation` for the
+    /// double-signing this node sees (paying its gas, earning the reporter
+    /// reward); decrypted with the key passphrase above. Empty: evidence is
+    /// only logged and listed by `outrigger_evidence`. Default empty.
+    pub reporter_keystore: PathBuf,
     /// `timeoutPropose` of round 0, ms. Default 3000.
     pub timeout_propose_ms: u64,
     /// `timeoutPrevote` and `timeoutPrecommit` of round 0, ms. Default 1000.
@@ -283,6 +289,7 @@ impl Default for ConsensusConfig {
             role: Role::Validator,
             validator_key_file: PathBuf::from(crate::keys::VALIDATOR_KEY_FILE),
             key_password_file: PathBuf::new(),
+            reporter_keystore: PathBuf::new(),
             timeout_propose_ms: 3000,
             timeout_vote_ms: 1000,
             timeout_per_round_ms: 500,

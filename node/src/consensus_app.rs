@@ -6,7 +6,8 @@
 use std::{collections::HashMap, sync::Arc};
 
 use alloy_primitives::B256;
-use outrigger_consensus::{AppError, Application, TransactionVerdict, codec};
+use outrigger_consensus::{AppError, Application, EpochValidators, TransactionVerdict, codec};
+use outrigger_consensus_core::{Validator, VerifyingKey};
 use outrigger_execution::{Block, BlockError, ExecutedBlock, txpool::validate_stateless};
 use parking_lot::Mutex;
 use tracing::{debug, warn};
@@ -204,5 +205,44 @@ impl Application for ChainApp {
             Ok(_) => TransactionVerdict::Accepted,
             Err(_) => TransactionVerdict::Ignored,
         }
+    }
+
+    fn validators(&self, height: u64) -> Result<Option<EpochValidators>, AppError> {
+        let fatal = |e: outrigger_execution::StoreError| AppError::Fatal(e.to_string());
+        let Some(epochs) = self.state.chain.spec().epochs else {
+            return Err(AppError::Fatal("the chain has no validator set".into()));
+        };
+        let store = self.state.chain.store();
+        let epoch = epochs.epoch_of(height);
+        let first_height = epoch * epochs.blocks;
+        let head = store.head_number().map_err(fatal)?.unwrap_or(0);
+        // Epoch e's set is fixed by block e * blocks - 1.
+        if first_height > head + 1 {
+            return Ok(None);
+        }
+        let set = store
+            .epoch_set(epoch)
+            .map_err(fatal)?
+            .ok_or_else(|| AppError::Fatal(format!("no validator set stored for epoch {epoch}")))?;
+        let validators = set
+            .validators
+            .iter()
+            .map(|v| {
+                VerifyingKey::from_bytes(&v.key.0)
+                    .map(|public_key| Validator {
+                        public_key,
+                        power: v.power,
+                    })
+                    .map_err(|e| AppError::Fatal(format!("stored validator key {}: {e}", v.key)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(EpochValidators {
+            first_height,
+            validators,
+        }))
+    }
+
+    fn on_evidence(&self, evidence: Vec<u8>) {
+        self.state.evidence.add(&self.state, evidence);
     }
 }

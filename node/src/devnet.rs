@@ -57,7 +57,9 @@ pub fn new_genesis(
     }
     let mut validators = Vec::with_capacity(count);
     let mut section = Vec::with_capacity(count);
-    for index in 0..count {
+    // Validator i acts in the system contract through test account i.
+    let operators = dev::dev_accounts(u32::try_from(count)?.max(dev::DEV_ACCOUNTS))?;
+    for (index, operator) in operators.iter().take(count).enumerate() {
         let dir = validator_dir(out, index);
         let key = ValidatorKey::generate();
         key.write_new(&dir.join(VALIDATOR_KEY_FILE))?;
@@ -67,6 +69,7 @@ pub fn new_genesis(
             public_key: key.public().as_bytes().to_vec().into(),
             power: 1,
             fee_recipient: Default::default(),
+            operator: operator.address(),
         });
         validators.push(NewValidator {
             dir,

@@ -21,6 +21,7 @@ pub mod consensus_app;
 pub mod dev;
 pub mod devnet;
 pub mod devnet_bridge;
+pub mod evidence;
 pub mod keys;
 pub mod metrics;
 pub mod node;
@@ -28,6 +29,7 @@ pub mod rpc;
 pub mod sealer;
 pub mod status;
 pub mod validator;
+pub mod validator_cli;
 
 /// `outrigger/v<version>/<os>-<arch>`, as `web3_clientVersion` reports it.
 pub fn client_version() -> String {

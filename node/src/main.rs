@@ -34,6 +34,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
             runtime()?.block_on(bridge_cli::run_relayer(args, shutdown_signal()))
         }
         Command::Bridge(args) => runtime()?.block_on(bridge_cli::run_bridge(args)),
+        Command::Validator(args) => runtime()?.block_on(outrigger_node::validator_cli::run(args)),
         Command::Status(args) => runtime()?.block_on(outrigger_node::status::run(
             &args.rpc,
             args.relayer_metrics.as_deref(),

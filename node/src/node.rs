@@ -57,6 +57,8 @@ pub struct NodeState {
     pub p2p: std::sync::OnceLock<P2pStatus>,
     /// The genesis' consensus section (validators, epoch length).
     pub consensus: outrigger_execution::genesis::OutriggerGenesis,
+    /// Double-signing this node saw, and its reports.
+    pub evidence: crate::evidence::EvidenceLog,
 }
 
 /// What the RPC reads of the p2p side.
@@ -218,7 +220,7 @@ pub fn init_data_dir(data_dir: &Path, genesis_json: &str) -> eyre::Result<Genesi
     }
     let spec = genesis.chain_spec();
     let store = Store::open(&data_dir.join(DB_DIR), &StoreConfig::default())?;
-    init_genesis(&store, &genesis.genesis, &spec)?;
+    init_genesis(&store, &genesis, &spec)?;
     Ok(genesis)
 }
 
@@ -257,7 +259,7 @@ pub async fn launch(
         Store::open(&data_dir.join(DB_DIR), &store_config)
             .wrap_err_with(|| format!("opening the database in {}", data_dir.display()))?,
     );
-    let genesis_hash = init_genesis(&store, &genesis.genesis, &spec)?;
+    let genesis_hash = init_genesis(&store, &genesis, &spec)?;
     let chain = Chain::new(store.clone(), spec.clone());
     let head = store
         .head()?
@@ -302,6 +304,11 @@ pub async fn launch(
         tx_gossip,
         p2p: std::sync::OnceLock::new(),
         consensus: genesis.outrigger.clone(),
+        evidence: crate::evidence::EvidenceLog::new(if networked {
+            crate::validator::reporter(&config)?
+        } else {
+            None
+        }),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();

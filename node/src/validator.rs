@@ -5,7 +5,7 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use alloy_primitives::B256;
-use eyre::{Context as _, bail};
+use eyre::Context as _;
 use outrigger_consensus::{
     EngineConfig, EngineHandle, EngineMetrics, SyncConfig,
     network::{self, NetworkConfig, NetworkHandle, Topic},
@@ -82,6 +82,24 @@ fn in_data_dir(data_dir: &Path, path: &Path) -> std::path::PathBuf {
     }
 }
 
+/// The account that reports double-signing, if the node has one
+/// (`consensus.reporter_keystore`, decrypted with the key passphrase).
+pub fn reporter(config: &NodeConfig) -> eyre::Result<Option<alloy_signer_local::PrivateKeySigner>> {
+    let path = &config.consensus.reporter_keystore;
+    if path.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let path = in_data_dir(&config.data_dir, path);
+    let password = key_passphrase(config)?.ok_or_else(|| {
+        eyre::eyre!(
+            "consensus.reporter_keystore needs the key passphrase (consensus.key_password_file or OUTRIGGER_KEY_PASSWORD)"
+        )
+    })?;
+    let signer = outrigger_bridge::load_keystore(&path, &password)?;
+    info!(target: "consensus", reporter = %signer.address(), "equivocation reporter account");
+    Ok(Some(signer))
+}
+
 /// The p2p peer id of a p2p key.
 pub fn peer_id(p2p_key: &ValidatorKey) -> network::PeerId {
     network::keypair_from_ed25519_secret(p2p_key.signing_key().to_bytes())
@@ -150,9 +168,10 @@ pub async fn start(
                  set consensus.role = \"full\" to run without one",
             )?;
             if validators.index_of(&key.public()).is_none() {
-                bail!(
-                    "validator key {} is not in the genesis validator set",
-                    key.public_hex()
+                info!(
+                    target: "consensus",
+                    key = %key.public_hex(),
+                    "this validator's key is not in the genesis set: it signs once an epoch's set includes it"
                 );
             }
             Some(key.signing_key().clone())
@@ -187,7 +206,6 @@ pub async fn start(
     let c = &config.consensus;
     let engine_config = EngineConfig {
         core: core_config(chain_id, config),
-        genesis_validators: validators,
         signing_key,
         wal_dir: config.data_dir.join("consensus"),
         sync: SyncConfig {

@@ -43,7 +43,7 @@ pub fn open_chain(dir: &std::path::Path, config: &StoreConfig) -> eyre::Result<C
     let genesis = load_genesis();
     let spec = Arc::new(genesis.chain_spec());
     let store = Arc::new(Store::open(dir, config)?);
-    init_genesis(&store, &genesis.genesis, &spec)?;
+    init_genesis(&store, &genesis, &spec)?;
     Ok(Chain::new(store, spec))
 }
 

@@ -136,10 +136,10 @@ fn kind_tag(kind: VoteKind) -> u8 {
 /// both signatures verify (strictly) under the named key, which must not
 /// be weak. Whether the key was a validator is for the caller to judge.
 pub fn verify_portable(chain_id: ChainId, bytes: &[u8]) -> Result<Equivocation, EvidenceError> {
-    let bytes: &[u8; PORTABLE_EVIDENCE_LEN] = bytes
-        .try_into()
-        .map_err(|_| EvidenceError::Malformed("wrong length"))?;
-    let key = VerifyingKey::from_bytes(bytes[..32].try_into().expect("32 bytes"))
+    if bytes.len() != PORTABLE_EVIDENCE_LEN {
+        return Err(EvidenceError::Malformed("wrong length"));
+    }
+    let key = VerifyingKey::from_bytes(&array::<32>(bytes, 0))
         .map_err(|_| EvidenceError::Malformed("key is not a curve point"))?;
     if key.is_weak() {
         return Err(EvidenceError::Malformed("weak key"));
@@ -149,28 +149,18 @@ pub fn verify_portable(chain_id: ChainId, bytes: &[u8]) -> Result<Equivocation, 
         3 => VoteKind::Precommit,
         _ => return Err(EvidenceError::Malformed("unknown vote kind")),
     };
-    let height = Height(u64::from_be_bytes(
-        bytes[33..41].try_into().expect("8 bytes"),
-    ));
-    let round = Round(u32::from_be_bytes(
-        bytes[41..45].try_into().expect("4 bytes"),
-    ));
-    let mut votes = [None, None];
-    for (slot, at) in votes.iter_mut().zip([45, 45 + 97]) {
+    let height = Height(u64::from_be_bytes(array(bytes, 33)));
+    let round = Round(u32::from_be_bytes(array(bytes, 41)));
+    let vote_at = |at: usize| -> Result<(Option<BlockHash>, Signature), EvidenceError> {
+        let hash = array::<32>(bytes, at + 1);
         let value = match bytes[at] {
-            0 if bytes[at + 1..at + 33].iter().all(|b| *b == 0) => None,
-            1 => Some(BlockHash(
-                bytes[at + 1..at + 33].try_into().expect("32 bytes"),
-            )),
+            0 if hash == [0; 32] => None,
+            1 => Some(BlockHash(hash)),
             _ => return Err(EvidenceError::Malformed("bad value flag")),
         };
-        let signature =
-            Signature::from_bytes(bytes[at + 33..at + 97].try_into().expect("64 bytes"));
-        *slot = Some((value, signature));
-    }
-    let [Some(first), Some(second)] = votes else {
-        unreachable!("both votes parsed")
+        Ok((value, Signature::from_bytes(&array(bytes, at + 33))))
     };
+    let (first, second) = (vote_at(45)?, vote_at(45 + 97)?);
     if first.0 == second.0 {
         return Err(EvidenceError::SameValue);
     }
@@ -191,6 +181,13 @@ pub fn verify_portable(chain_id: ChainId, bytes: &[u8]) -> Result<Equivocation, 
         round,
         kind,
     })
+}
+
+/// `N` bytes of `bytes` from `at` (the caller checked the length).
+fn array<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes[at..at + N]);
+    out
 }
 
 #[cfg(test)]

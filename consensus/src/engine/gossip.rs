@@ -18,6 +18,9 @@ enum Relevance {
     Current,
     /// The next height: checked against the next set, buffered by the core.
     Next(ValidatorSet),
+    /// The next height, whose set is not known yet (it starts an epoch
+    /// that this node's head has not fixed): left to rebroadcasts.
+    Unknown,
     /// Anything else: not ours to judge.
     Elsewhere,
 }
@@ -55,7 +58,10 @@ impl Engine {
         if height == current {
             Relevance::Current
         } else if Some(height) == current.next() {
-            Relevance::Next(self.validators.for_next_height())
+            match &self.next_validators {
+                Some(set) => Relevance::Next(set.clone()),
+                None => Relevance::Unknown,
+            }
         } else {
             Relevance::Elsewhere
         }
@@ -96,7 +102,7 @@ impl Engine {
                 let checked = match self.relevance(vote.vote.height) {
                     Relevance::Current => vote.verify(chain_id, &self.validators),
                     Relevance::Next(set) => vote.verify(chain_id, &set),
-                    Relevance::Elsewhere => {
+                    Relevance::Elsewhere | Relevance::Unknown => {
                         self.network.validated(id, Verdict::Ignore);
                         return Ok(());
                     }
@@ -124,7 +130,7 @@ impl Engine {
                 let set = match self.relevance(p.height) {
                     Relevance::Current => self.validators.clone(),
                     Relevance::Next(set) => set,
-                    Relevance::Elsewhere => {
+                    Relevance::Elsewhere | Relevance::Unknown => {
                         self.network.validated(id, Verdict::Ignore);
                         return Ok(());
                     }

@@ -21,6 +21,12 @@
 //!   if one is ahead, it fetches blocks with certificates in batches, checks
 //!   each certificate against the set of its height, imports them and moves
 //!   the core to the height after.
+//! - Validator sets: the application names the members of each height's
+//!   epoch ([`Application::validators`]); proposer priorities start from
+//!   zero at an epoch's first height and advance once per height. The set
+//!   of a new epoch is fixed by the last block of the epoch before, so a
+//!   syncing node learns it by importing that block before it checks the
+//!   next certificate.
 //! - Liveness after restarts and lost messages: when a height makes no
 //!   progress for `rebroadcast_after`, the engine re-publishes the messages
 //!   it signed at that height (gossipsub does not repeat old messages).
@@ -59,8 +65,6 @@ use crate::{
 pub struct EngineConfig {
     /// The core's chain id, timeouts and memory limits.
     pub core: CoreConfig,
-    /// The validator set of height 1 (from genesis).
-    pub genesis_validators: ValidatorSet,
     /// This validator's key; `None` for a full node that only follows.
     pub signing_key: Option<SigningKey>,
     /// Where the WAL lives.
@@ -127,7 +131,8 @@ pub struct SyncRange {
 #[derive(Debug)]
 pub struct EngineHandle {
     shutdown: watch::Sender<bool>,
-    task: JoinHandle<Result<(), EngineError>>,
+    /// `None` once [`EngineHandle::failed`] has seen it end.
+    task: Option<JoinHandle<Result<(), EngineError>>>,
     sync: watch::Receiver<Option<SyncRange>>,
 }
 
@@ -140,16 +145,25 @@ impl EngineHandle {
     /// Stops the engine and waits for it.
     pub async fn shutdown(self) -> Result<(), EngineError> {
         let _ = self.shutdown.send(true);
-        match self.task.await {
+        let Some(task) = self.task else {
+            // Already ended, and `failed` reported why.
+            return Ok(());
+        };
+        match task.await {
             Ok(result) => result,
             Err(e) => Err(EngineError::App(format!("engine task panicked: {e}"))),
         }
     }
 
     /// Resolves when the engine stops by itself, which only a fatal error
-    /// does.
+    /// does (once; after that it never resolves).
     pub async fn failed(&mut self) -> EngineError {
-        match (&mut self.task).await {
+        let Some(task) = self.task.as_mut() else {
+            return std::future::pending().await;
+        };
+        let result = task.await;
+        self.task = None;
+        match result {
             Ok(Ok(())) => EngineError::App("the consensus engine stopped".into()),
             Ok(Err(e)) => e,
             Err(e) => EngineError::App(format!("engine task panicked: {e}")),
@@ -200,7 +214,8 @@ pub fn spawn(
     let core = RoundState::new(config.core.clone(), our_key, wal.record().last_signed)
         .map_err(|e| EngineError::Config(e.to_string()))?;
     let (head, _) = app.head().map_err(|e| EngineError::App(e.to_string()))?;
-    let validators = validators_at(&config.genesis_validators, head + 1);
+    let (epoch_start, validators) = set_of(app.as_ref(), head + 1)?
+        .ok_or_else(|| EngineError::App(format!("no validator set for block #{}", head + 1)))?;
     let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_CHANNEL);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (sync_status, sync) = watch::channel(None);
@@ -209,6 +224,8 @@ pub fn spawn(
         core,
         validators,
         validators_height: Height(head + 1),
+        epoch_start,
+        next_validators: None,
         wal,
         app,
         network,
@@ -229,19 +246,27 @@ pub fn spawn(
     let task = tokio::spawn(engine.run(events, internal_rx, shutdown_rx));
     Ok(EngineHandle {
         shutdown,
-        task,
+        task: Some(task),
         sync,
     })
 }
 
-/// The set of `height`: the genesis set, its proposer priorities advanced
-/// once per height before (membership changes come with epochs).
-pub fn validators_at(genesis: &ValidatorSet, height: u64) -> ValidatorSet {
-    let mut set = genesis.clone();
-    for _ in 1..height {
+/// The set of `height` and its epoch's first height: the epoch's members,
+/// their proposer priorities advanced once per height since the epoch
+/// began (since height 1 in epoch 0). `None` while the set is not fixed.
+fn set_of(app: &dyn Application, height: u64) -> Result<Option<(u64, ValidatorSet)>, EngineError> {
+    let Some(epoch) = app
+        .validators(height)
+        .map_err(|e| EngineError::App(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    let mut set = ValidatorSet::new(epoch.validators)
+        .map_err(|e| EngineError::Config(format!("the validator set of block #{height}: {e}")))?;
+    for _ in epoch.first_height.max(1)..height {
         set = set.for_next_height();
     }
-    set
+    Ok(Some((epoch.first_height, set)))
 }
 
 struct Engine {
@@ -251,6 +276,11 @@ struct Engine {
     /// The set of the core's height, `validators_height`.
     validators: ValidatorSet,
     validators_height: Height,
+    /// The first height of `validators`' epoch.
+    epoch_start: u64,
+    /// The set of the height after the core's, when it is known (it is not
+    /// before the head closes an epoch).
+    next_validators: Option<ValidatorSet>,
     wal: Wal,
     app: Arc<dyn Application>,
     network: NetworkHandle,
@@ -352,6 +382,16 @@ impl Engine {
         // Proposals of this height that arrived early stay.
         self.blocks.retain(|_, (h, _)| *h == height);
         self.awaiting_block.clear();
+        self.next_validators = match height.next() {
+            Some(next) => match set_of(self.app.as_ref(), next.0)? {
+                Some((start, _)) if start == self.epoch_start => {
+                    Some(self.validators.for_next_height())
+                }
+                Some((_, set)) => Some(set),
+                None => None,
+            },
+            None => None,
+        };
         self.height_started = Instant::now();
         self.last_rebroadcast = Instant::now();
         self.metrics.height.set(height.0 as i64);
@@ -498,7 +538,19 @@ impl Engine {
             }
             Output::Evidence(evidence) => {
                 self.metrics.equivocations.inc();
-                warn!(target: "consensus", ?evidence, "a validator signed conflicting votes");
+                let offender = evidence.first.vote.validator;
+                let Some(validator) = self.validators.get(offender) else {
+                    return Ok(());
+                };
+                let key = validator.public_key;
+                warn!(
+                    target: "consensus",
+                    height = %evidence.first.vote.height,
+                    round = %evidence.first.vote.round,
+                    validator = %hex(key.as_bytes()),
+                    "a validator signed conflicting votes"
+                );
+                self.app.on_evidence(evidence.to_portable(&key).to_vec());
             }
         }
         Ok(())
@@ -524,10 +576,29 @@ impl Engine {
         if next <= self.core.height() {
             return Ok(());
         }
-        while self.validators_height < next {
-            self.validators = self.validators.for_next_height();
-            self.validators_height = Height(self.validators_height.0 + 1);
+        let (start, set) = set_of(self.app.as_ref(), next.0)?
+            .ok_or_else(|| EngineError::App(format!("no validator set for block #{next}")))?;
+        if start == self.epoch_start && self.validators_height < next {
+            // The same epoch: the set is the one we have, a few heights on.
+            while self.validators_height < next {
+                self.validators = self.validators.for_next_height();
+                self.validators_height = Height(self.validators_height.0 + 1);
+            }
+        } else {
+            if start != self.epoch_start {
+                info!(
+                    target: "consensus",
+                    height = %next,
+                    validators = set.len(),
+                    total_power = set.total_power(),
+                    "new epoch: validator set"
+                );
+            }
+            self.validators = set;
+            self.validators_height = next;
+            self.epoch_start = start;
         }
+        debug_assert_eq!(self.validators_height, next);
         self.start_height(next).await
     }
 
@@ -554,6 +625,10 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn vote_label(kind: VoteKind) -> &'static str {

@@ -19,7 +19,7 @@ use alloy_eips::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
-use parking_lot::Mutex;
+use parking_lot::{RwLock, RwLockReadGuard};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
     WriteOptions,
@@ -30,6 +30,7 @@ pub use reader::{AccountProof, StateReader, StorageProof};
 use crate::{
     block::{Block, ExecutedBlock},
     state::StateUpdate,
+    system::{EpochSet, ValidatorEntry},
     trie::{NodeReader, TrieError},
 };
 use schema::*;
@@ -117,7 +118,9 @@ pub struct Store {
     history_blocks: u64,
     /// Serialises commits, so that "extends the head" is checked and
     /// written as one step.
-    commit_lock: Mutex<()>,
+    /// Commits take it for writing; executions on the head for reading,
+    /// so the head state cannot change under an execution.
+    commit_lock: RwLock<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -163,7 +166,7 @@ impl Store {
             db,
             sync_writes: config.sync_writes,
             history_blocks: config.history_blocks,
-            commit_lock: Mutex::new(()),
+            commit_lock: RwLock::new(()),
         })
     }
 
@@ -336,6 +339,14 @@ impl Store {
         }
     }
 
+    /// Holds the head still: no block commits while the guard lives. An
+    /// execution on the head state takes it, or a commit in the middle
+    /// (block sync importing while consensus validates a proposal) would
+    /// change the trie nodes it reads and fail it with a hash mismatch.
+    pub fn head_guard(&self) -> RwLockReadGuard<'_, ()> {
+        self.commit_lock.read()
+    }
+
     /// Writes an executed block and its state as the new head, atomically.
     /// The block must extend the current head (or be block 0 of an empty
     /// store).
@@ -350,7 +361,7 @@ impl Store {
         executed: &ExecutedBlock,
         seal: Option<&[u8]>,
     ) -> StoreResult<()> {
-        let _guard = self.commit_lock.lock();
+        let _guard = self.commit_lock.write();
         let header = &executed.block.header;
         let head = self.head_number()?;
         let extends = match head {
@@ -409,7 +420,41 @@ impl Store {
                 tx_location(number, index as u32),
             );
         }
+        if let Some(set) = &executed.epoch_set {
+            batch.put_cf(
+                self.cf(META),
+                epoch_set_key(set.epoch),
+                alloy_rlp::encode(&set.validators),
+            );
+        }
         batch.put_cf(self.cf(META), HEAD_KEY, key);
+    }
+
+    /// The validator set of `epoch`: the one stored for it, or else for the
+    /// latest epoch before it (a failed `epochEnd` keeps the set). `None` on
+    /// a chain without validator sets.
+    pub fn epoch_set(&self, epoch: u64) -> StoreResult<Option<EpochSet>> {
+        let key = epoch_set_key(epoch);
+        let mut iter = self.db.iterator_cf(
+            self.cf(META),
+            rocksdb::IteratorMode::From(&key, rocksdb::Direction::Reverse),
+        );
+        let Some(entry) = iter.next() else {
+            return Ok(None);
+        };
+        let (key, value) = entry?;
+        let Some(stored) = key.strip_prefix(EPOCH_SET_PREFIX) else {
+            return Ok(None);
+        };
+        let stored: [u8; 8] = stored
+            .try_into()
+            .map_err(|_| corrupt("epoch set", "key is not 8 bytes"))?;
+        let validators: Vec<ValidatorEntry> =
+            Decodable::decode(&mut value.as_ref()).map_err(|e| corrupt("epoch set", e))?;
+        Ok(Some(EpochSet {
+            epoch: u64::from_be_bytes(stored),
+            validators,
+        }))
     }
 
     fn put_state(&self, batch: &mut WriteBatch, state: &StateUpdate) {

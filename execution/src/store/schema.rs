@@ -79,6 +79,16 @@ pub(crate) const HISTORY_FIRST_KEY: &[u8] = b"history_first";
 /// `META` key of the head block number.
 pub(crate) const HEAD_KEY: &[u8] = b"head";
 
+/// `META` key prefix of an epoch's validator set: the prefix ++ epoch (u64
+/// BE) → RLP list of (key, power). Written with the block that fixed it;
+/// an epoch without a record keeps the set of the latest epoch before it.
+pub(crate) const EPOCH_SET_PREFIX: &[u8] = b"epoch_set/";
+
+/// The `META` key of `epoch`'s validator set.
+pub(crate) fn epoch_set_key(epoch: u64) -> Vec<u8> {
+    [EPOCH_SET_PREFIX, &epoch.to_be_bytes()].concat()
+}
+
 pub(crate) fn number_key(number: u64) -> [u8; 8] {
     number.to_be_bytes()
 }

@@ -195,6 +195,7 @@ fn run_test(name: &str, test: &Test, dir: &Path) -> Outcome {
             senders: vec![],
             receipts: vec![],
             state,
+            epoch_set: None,
         };
         store.commit_block(&genesis).map_err(|e| e.to_string())?;
 

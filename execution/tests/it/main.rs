@@ -7,6 +7,7 @@ mod fixtures;
 mod history_tests;
 mod state_root_tests;
 mod support;
+mod system_tests;
 mod trace_tests;
 mod transaction_tests;
 mod trie_tests;

@@ -202,6 +202,7 @@ proptest! {
                 senders: vec![],
                 receipts: vec![],
                 state,
+                epoch_set: None,
             };
             store.commit_block(&block).unwrap();
             parent = Some(header);

@@ -131,7 +131,7 @@ pub(crate) fn open_chain_with(
         ..StoreConfig::default()
     };
     let store = Arc::new(Store::open(dir, &config).expect("open store"));
-    init_genesis(&store, &genesis.genesis, &spec).expect("init genesis");
+    init_genesis(&store, genesis, &spec).expect("init genesis");
     Chain::new(store, spec)
 }
 

@@ -328,7 +328,7 @@ impl EthApi {
 
 /// Validates raw transaction bytes and adds them to the pool: the path of
 /// every transaction that enters through RPC. Returns the hash.
-pub(super) fn submit_raw(state: &NodeState, bytes: &[u8]) -> RpcResult<B256> {
+pub(crate) fn submit_raw(state: &NodeState, bytes: &[u8]) -> RpcResult<B256> {
     let rules = state.pool.lock().validation_rules();
     // Decoding and sender recovery, the costly part, outside the lock.
     let (tx, _) = validate_stateless(bytes, &rules)?;

@@ -5,14 +5,12 @@
 
 mod convert;
 pub(crate) use convert::rpc_header;
-pub(crate) use eth::pool_validated;
+pub(crate) use eth::{pool_validated, submit_raw};
 mod debug;
 pub mod dev;
 pub mod error;
 mod eth;
 mod fees;
-#[cfg(test)]
-mod fuzz_tests;
 pub mod filters;
 mod logs;
 pub mod outrigger;
