@@ -12,6 +12,8 @@ pub mod error;
 mod eth;
 mod fees;
 pub mod filters;
+#[cfg(test)]
+mod fuzz_tests;
 mod logs;
 pub mod outrigger;
 mod pubsub;
