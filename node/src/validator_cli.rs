@@ -264,12 +264,15 @@ pub async fn run(args: ValidatorArgs) -> eyre::Result<()> {
                 },
                 _ => bail!("give exactly one of --add or --remove"),
             };
-            // The id the contract will assign: what a call returns now.
-            let id = rpc
-                .call(VALIDATORS_CONTRACT, &call)
-                .await
-                .map_err(|e| eyre!("the proposal would fail: {e}"))?;
             let receipt = send(&signer, call.abi_encode(), U256::ZERO, "propose").await?;
+            // The id the contract assigned, from its `Proposed` event.
+            let id = receipt
+                .logs
+                .iter()
+                .filter(|log| log.address() == VALIDATORS_CONTRACT)
+                .find_map(|log| log.log_decode::<PoAValidators::Proposed>().ok())
+                .map(|log| log.inner.data.id)
+                .ok_or_else(|| eyre!("the proposal transaction emitted no Proposed event"))?;
             println!(
                 "proposal {id}: transaction {}; the other validators vote with `outrigger validator vote --proposal {id}`",
                 receipt.transaction_hash
