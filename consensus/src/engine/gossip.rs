@@ -5,7 +5,7 @@
 use outrigger_consensus_core::{Height, Input, ValidatorSet};
 use tracing::{debug, error, warn};
 
-use super::{Engine, EngineError, Internal, vote_label};
+use super::{EARLY_BYTES_MAX, EARLY_MESSAGES_MAX, Engine, EngineError, Internal, vote_label};
 use crate::{
     app::{AppError, TransactionVerdict},
     codec,
@@ -19,7 +19,7 @@ enum Relevance {
     /// The next height: checked against the next set, buffered by the core.
     Next(ValidatorSet),
     /// The next height, whose set is not known yet (it starts an epoch
-    /// that this node's head has not fixed): left to rebroadcasts.
+    /// that this node's head has not fixed): kept until that height starts.
     Unknown,
     /// Anything else: not ours to judge.
     Elsewhere,
@@ -33,7 +33,7 @@ impl Engine {
                 id,
                 source,
                 data,
-            } => self.on_gossip(topic, id, source, &data).await,
+            } => self.on_gossip(topic, Some(id), Some(source), &data).await,
             NetworkEvent::SyncRequest {
                 peer,
                 request,
@@ -69,24 +69,51 @@ impl Engine {
 
     fn reject(
         &self,
-        id: GossipId,
-        source: PeerId,
+        id: Option<GossipId>,
+        source: Option<PeerId>,
         kind: &'static str,
         why: &dyn std::fmt::Display,
     ) {
-        debug!(target: "consensus", %source, kind, %why, "rejected gossip");
+        debug!(target: "consensus", ?source, kind, %why, "rejected gossip");
         self.metrics
             .messages_rejected
             .with_label_values(&[kind])
             .inc();
-        self.network.validated(id, Verdict::Reject);
+        self.verdict(id, Verdict::Reject);
+    }
+
+    /// Answers the network's validation of a gossiped message (a replayed
+    /// early message was answered when it arrived).
+    fn verdict(&self, id: Option<GossipId>, verdict: Verdict) {
+        if let Some(id) = id {
+            self.network.validated(id, verdict);
+        }
+    }
+
+    /// Keeps a message of the next height whose set is not known yet, to
+    /// check and feed when that height starts (bounded; beyond the bound it
+    /// is dropped and rebroadcasts make up for it).
+    fn keep_early(&mut self, topic: Topic, data: &[u8]) {
+        let bytes: usize = self.early.iter().map(|(_, d)| d.len()).sum();
+        if self.early.len() < EARLY_MESSAGES_MAX && bytes + data.len() <= EARLY_BYTES_MAX {
+            self.early.push((topic, data.to_vec()));
+        }
+    }
+
+    /// Checks and feeds the messages kept by [`Engine::keep_early`]: called
+    /// when a height starts, so those of this height meet its set.
+    pub(super) async fn replay_early(&mut self) -> Result<(), EngineError> {
+        for (topic, data) in std::mem::take(&mut self.early) {
+            self.on_gossip(topic, None, None, &data).await?;
+        }
+        Ok(())
     }
 
     async fn on_gossip(
         &mut self,
         topic: Topic,
-        id: GossipId,
-        source: PeerId,
+        id: Option<GossipId>,
+        source: Option<PeerId>,
         data: &[u8],
     ) -> Result<(), EngineError> {
         let chain_id = self.config.core.chain_id;
@@ -102,8 +129,13 @@ impl Engine {
                 let checked = match self.relevance(vote.vote.height) {
                     Relevance::Current => vote.verify(chain_id, &self.validators),
                     Relevance::Next(set) => vote.verify(chain_id, &set),
-                    Relevance::Elsewhere | Relevance::Unknown => {
-                        self.network.validated(id, Verdict::Ignore);
+                    Relevance::Unknown => {
+                        self.keep_early(topic, data);
+                        self.verdict(id, Verdict::Ignore);
+                        return Ok(());
+                    }
+                    Relevance::Elsewhere => {
+                        self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
                 };
@@ -111,7 +143,7 @@ impl Engine {
                     self.reject(id, source, "vote", &e);
                     return Ok(());
                 }
-                self.network.validated(id, Verdict::Accept);
+                self.verdict(id, Verdict::Accept);
                 self.metrics
                     .messages_received
                     .with_label_values(&[vote_label(vote.vote.kind)])
@@ -130,8 +162,13 @@ impl Engine {
                 let set = match self.relevance(p.height) {
                     Relevance::Current => self.validators.clone(),
                     Relevance::Next(set) => set,
-                    Relevance::Elsewhere | Relevance::Unknown => {
-                        self.network.validated(id, Verdict::Ignore);
+                    Relevance::Unknown => {
+                        self.keep_early(topic, data);
+                        self.verdict(id, Verdict::Ignore);
+                        return Ok(());
+                    }
+                    Relevance::Elsewhere => {
+                        self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
                 };
@@ -143,7 +180,7 @@ impl Engine {
                     self.reject(id, source, "proposal", &"not the round's proposer");
                     return Ok(());
                 }
-                self.network.validated(id, Verdict::Accept);
+                self.verdict(id, Verdict::Accept);
                 self.metrics
                     .messages_received
                     .with_label_values(&["proposal"])
@@ -172,14 +209,14 @@ impl Engine {
                     }
                 };
                 if certificate.height != self.core.height() {
-                    self.network.validated(id, Verdict::Ignore);
+                    self.verdict(id, Verdict::Ignore);
                     return Ok(());
                 }
                 if let Err(e) = certificate.verify(chain_id, certificate.height, &self.validators) {
                     self.reject(id, source, "decision", &e);
                     return Ok(());
                 }
-                self.network.validated(id, Verdict::Accept);
+                self.verdict(id, Verdict::Accept);
                 self.metrics
                     .messages_received
                     .with_label_values(&["decision"])
@@ -187,6 +224,9 @@ impl Engine {
                 self.feed(Input::Commit(certificate)).await
             }
             Topic::Transactions => {
+                let Some(id) = id else {
+                    return Ok(());
+                };
                 let app = self.app.clone();
                 let network = self.network.clone();
                 let data = data.to_vec();

@@ -192,6 +192,12 @@ enum Internal {
     SyncDone,
 }
 
+/// Messages of the next height kept while its validator set is unknown (it
+/// starts an epoch that the head has not fixed yet).
+const EARLY_MESSAGES_MAX: usize = 256;
+/// Their bytes at most (a proposal carries its block).
+const EARLY_BYTES_MAX: usize = 16 << 20;
+
 /// Capacity of the engine's internal channel.
 const INTERNAL_CHANNEL: usize = 1024;
 /// Gossip messages published again on a rebroadcast: all this validator
@@ -226,6 +232,7 @@ pub fn spawn(
         validators_height: Height(head + 1),
         epoch_start,
         next_validators: None,
+        early: Vec::new(),
         wal,
         app,
         network,
@@ -281,6 +288,8 @@ struct Engine {
     /// The set of the height after the core's, when it is known (it is not
     /// before the head closes an epoch).
     next_validators: Option<ValidatorSet>,
+    /// Gossip of the next height that arrived while its set was unknown.
+    early: Vec<(Topic, Vec<u8>)>,
     wal: Wal,
     app: Arc<dyn Application>,
     network: NetworkHandle,
@@ -399,7 +408,8 @@ impl Engine {
             height,
             validators: self.validators.clone(),
         })
-        .await
+        .await?;
+        self.replay_early().await
     }
 
     /// Applies `input` and carries out the outputs, including the inputs
