@@ -171,7 +171,7 @@ impl Behaviour {
                 .with_cache_size(0),
         );
         Ok(Self {
-            gate: PeerGate::new(config.max_peers),
+            gate: PeerGate::new(keypair.public().to_peer_id(), config.max_peers),
             gossipsub: gossipsub(config)?,
             sync,
             identify,

@@ -1,9 +1,17 @@
 //! Who may connect: the ban list, the peer limit, one connection per peer, and
 //! the penalty points a peer earns outside gossip (see [`PeerGate`]); and when
 //! to redial a lost bootnode ([`Backoff`]).
+//!
+//! Two peers that dial each other at once (both redialling after a
+//! partition heals) each get an outbound and an inbound connection. Refusing
+//! the second one on each side would close both (each side refuses the one
+//! the other kept), and both would wait out their redial backoff. So one
+//! connection in each direction is admitted, and once both are up each side
+//! closes the same one: the connection dialled by the peer with the larger
+//! id.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, VecDeque},
     convert::Infallible,
     fmt,
     task::{Context, Poll},
@@ -14,8 +22,9 @@ use libp2p::{
     Multiaddr, PeerId,
     core::{Endpoint, transport::PortUse},
     swarm::{
-        ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
-        THandlerInEvent, THandlerOutEvent, ToSwarm, behaviour::ConnectionEstablished, dummy,
+        CloseConnection, ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm,
+        NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
+        behaviour::ConnectionEstablished, dummy,
     },
 };
 
@@ -72,21 +81,26 @@ impl Penalty {
 /// peers, a second connection to a connected peer, and connections beyond
 /// `max_peers` are denied before any protocol runs on them.
 pub(crate) struct PeerGate {
+    local: PeerId,
     max_peers: usize,
-    /// Established connections per peer. Kept to one by the gate, but a
-    /// simultaneous dial can briefly count two.
-    connections: HashMap<PeerId, HashSet<ConnectionId>>,
+    /// Established connections per peer, each with whether we dialled it.
+    /// One, or two in opposite directions until the tie-break closes one.
+    connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
     banned_until: HashMap<PeerId, Instant>,
     penalties: HashMap<PeerId, Penalty>,
+    /// Connections the tie-break closes, for the swarm.
+    closing: VecDeque<(PeerId, ConnectionId)>,
 }
 
 impl PeerGate {
-    pub(crate) fn new(max_peers: usize) -> Self {
+    pub(crate) fn new(local: PeerId, max_peers: usize) -> Self {
         Self {
+            local,
             max_peers,
             connections: HashMap::new(),
             banned_until: HashMap::new(),
             penalties: HashMap::new(),
+            closing: VecDeque::new(),
         }
     }
 
@@ -129,15 +143,21 @@ impl PeerGate {
         self.penalties.retain(|_, p| p.decayed(now) >= 1.0);
     }
 
-    fn check(&self, peer: &PeerId) -> Result<(), ConnectionDenied> {
+    /// Admits a connection to `peer` that we dialled (`outbound`) or not.
+    fn check(&self, peer: &PeerId, outbound: bool) -> Result<(), ConnectionDenied> {
         if let Some(until) = self.banned_until.get(peer) {
             let remaining = until.saturating_duration_since(Instant::now());
             if !remaining.is_zero() {
                 return Err(ConnectionDenied::new(Refused::Banned { remaining }));
             }
         }
-        if self.connections.get(peer).is_some_and(|c| !c.is_empty()) {
-            return Err(ConnectionDenied::new(Refused::AlreadyConnected));
+        if let Some(existing) = self.connections.get(peer).filter(|c| !c.is_empty()) {
+            // A simultaneous dial: one each way, and the tie-break keeps one.
+            let opposite = existing.len() == 1 && existing.values().all(|we| *we != outbound);
+            if !opposite {
+                return Err(ConnectionDenied::new(Refused::AlreadyConnected));
+            }
+            return Ok(());
         }
         if self.connections.len() >= self.max_peers {
             return Err(ConnectionDenied::new(Refused::TooManyPeers {
@@ -160,7 +180,7 @@ impl NetworkBehaviour for PeerGate {
         _: Endpoint,
     ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
         if let Some(peer) = peer {
-            self.check(&peer)?;
+            self.check(&peer, true)?;
         }
         Ok(Vec::new())
     }
@@ -172,7 +192,7 @@ impl NetworkBehaviour for PeerGate {
         _: &Multiaddr,
         _: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.check(&peer)?;
+        self.check(&peer, false)?;
         Ok(dummy::ConnectionHandler)
     }
 
@@ -184,7 +204,7 @@ impl NetworkBehaviour for PeerGate {
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.check(&peer)?;
+        self.check(&peer, true)?;
         Ok(dummy::ConnectionHandler)
     }
 
@@ -193,12 +213,21 @@ impl NetworkBehaviour for PeerGate {
             FromSwarm::ConnectionEstablished(ConnectionEstablished {
                 peer_id,
                 connection_id,
+                endpoint,
                 ..
             }) => {
-                self.connections
-                    .entry(peer_id)
-                    .or_default()
-                    .insert(connection_id);
+                let connections = self.connections.entry(peer_id).or_default();
+                connections.insert(connection_id, endpoint.is_dialer());
+                if connections.len() > 1 {
+                    // Keep the connection the smaller peer id dialled: both
+                    // sides pick the same one.
+                    let keep_ours = self.local < peer_id;
+                    for (id, ours) in connections.iter() {
+                        if *ours != keep_ours {
+                            self.closing.push_back((peer_id, *id));
+                        }
+                    }
+                }
             }
             FromSwarm::ConnectionClosed(ConnectionClosed {
                 peer_id,
@@ -226,7 +255,13 @@ impl NetworkBehaviour for PeerGate {
     }
 
     fn poll(&mut self, _: &mut Context<'_>) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
-        Poll::Pending
+        match self.closing.pop_front() {
+            Some((peer_id, id)) => Poll::Ready(ToSwarm::CloseConnection {
+                peer_id,
+                connection: CloseConnection::One(id),
+            }),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -277,7 +312,7 @@ mod tests {
 
     #[test]
     fn penalties_add_up_and_halve_with_time() {
-        let mut gate = PeerGate::new(4);
+        let mut gate = PeerGate::new(PeerId::random(), 4);
         let peer = PeerId::random();
         let t0 = Instant::now();
         assert_eq!(gate.penalize(peer, 10.0, t0), 10.0);
@@ -290,7 +325,7 @@ mod tests {
 
     #[test]
     fn five_penalties_in_a_short_while_ban_and_four_do_not() {
-        let mut gate = PeerGate::new(4);
+        let mut gate = PeerGate::new(PeerId::random(), 4);
         let peer = PeerId::random();
         let t0 = Instant::now();
         let mut points = 0.0;
@@ -309,12 +344,12 @@ mod tests {
 
     #[test]
     fn bans_expire() {
-        let mut gate = PeerGate::new(4);
+        let mut gate = PeerGate::new(PeerId::random(), 4);
         let peer = PeerId::random();
         let t0 = Instant::now();
         gate.ban(peer, t0 + Duration::from_secs(60));
         assert!(gate.is_banned(&peer, t0));
-        assert!(gate.check(&peer).is_err());
+        assert!(gate.check(&peer, false).is_err());
         assert!(!gate.is_banned(&peer, t0 + Duration::from_secs(61)));
         gate.prune(t0 + Duration::from_secs(61));
         assert!(gate.banned_until.is_empty());
