@@ -3,6 +3,7 @@
 //! helper processes and the tests share.
 
 pub mod anvil;
+pub mod bench;
 pub mod bridge_env;
 pub mod byzantine;
 pub mod node_process;

@@ -1,0 +1,367 @@
+//! `devnet-tps`: four validator processes on this machine, load from many
+//! senders funded in the genesis over every validator's RPC. Finalized
+//! tx/s at saturation (closed loop, a window per sender) and sent →
+//! included latency at a fixed rate, for ETH and then ERC20 transfers;
+//! CPU per validator; beside them the ceiling of this machine: one core's
+//! sender recovery rate, measured in the same run, × cores / validators
+//! (every validator recovers every sender).
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{Address, U256};
+use eyre::{Context as _, bail};
+use serde_json::{Value, json};
+
+use super::{
+    Knobs, Row, Size,
+    load::{self, Kind, Plan, Tracker},
+};
+use crate::{
+    node_process::rpc,
+    testnet::{TestNet, dev_key},
+};
+
+/// Validators of the devnet.
+pub const VALIDATORS: usize = 4;
+
+/// Settings of a devnet load run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Funded senders.
+    pub senders: usize,
+    /// Transactions each sender keeps in flight at saturation.
+    pub window: usize,
+    /// Seconds of saturation per workload.
+    pub saturate: Duration,
+    /// Fixed rate of the latency phase, tx/s.
+    pub rate: f64,
+    /// Seconds of the latency phase.
+    pub paced: Duration,
+    /// Connections per node.
+    pub clients_per_node: usize,
+    /// The validators' block time.
+    pub block_time_ms: u64,
+    /// Most tx/s saturation can reach: bounds the transactions signed.
+    pub max_tps: f64,
+}
+
+impl Settings {
+    /// The settings of `size`, with `knobs` over them.
+    pub fn new(size: Size, knobs: &Knobs) -> eyre::Result<Self> {
+        Ok(Self {
+            senders: knobs.get("senders", size.pick(40, 500, 1000))?,
+            window: knobs.get("window", size.pick(4, 8, 8))?,
+            saturate: Duration::from_secs_f64(knobs.get("seconds", size.pick(2.0, 10.0, 20.0))?),
+            rate: knobs.get("rate", size.pick(100.0, 1000.0, 1000.0))?,
+            paced: Duration::from_secs_f64(knobs.get("paced-seconds", size.pick(1.0, 5.0, 10.0))?),
+            clients_per_node: knobs.get("clients", size.pick(2, 8, 8))?,
+            block_time_ms: knobs.get("block-time-ms", 100)?,
+            max_tps: size.pick(2_000.0, 20_000.0, 20_000.0),
+        })
+    }
+
+    /// Transactions per sender a saturation plus a latency phase may use.
+    fn per_sender(&self) -> usize {
+        let saturated = (self.max_tps * self.saturate.as_secs_f64() / self.senders as f64) as usize;
+        let paced = (self.rate * self.paced.as_secs_f64() / self.senders as f64).ceil() as usize;
+        saturated.max(self.window * 2) + paced + 1
+    }
+}
+
+/// Starts a devnet of [`VALIDATORS`] whose genesis funds `senders` load
+/// senders.
+pub fn start_net(dir: &Path, senders: usize, block_time_ms: u64) -> eyre::Result<TestNet> {
+    TestNet::start_with(dir, VALIDATORS, block_time_ms, |genesis| {
+        let alloc = genesis["alloc"]
+            .as_object_mut()
+            .ok_or_else(|| eyre::eyre!("genesis without alloc"))?;
+        let balance = format!("{:#x}", U256::from(10u64).pow(U256::from(24u64)));
+        for s in 0..senders {
+            alloc.insert(
+                load::sender_key(s).address().to_string(),
+                json!({ "balance": balance }),
+            );
+        }
+        Ok(())
+    })
+}
+
+/// The validators' process ids (found by their config path).
+pub fn validator_pids(root: &Path) -> eyre::Result<Vec<u32>> {
+    (0..VALIDATORS)
+        .map(|i| {
+            let config = root.join(format!("node{i}")).join("node.toml");
+            let pids = super::pids_with_arg(&config.display().to_string());
+            match pids[..] {
+                [pid] => Ok(pid),
+                _ => bail!(
+                    "validator {i}: {} processes with {}",
+                    pids.len(),
+                    config.display()
+                ),
+            }
+        })
+        .collect()
+}
+
+fn cpu_of(pids: &[u32]) -> eyre::Result<Vec<Duration>> {
+    pids.iter().map(|p| super::cpu_time(*p)).collect()
+}
+
+/// Runs the scenario.
+pub fn run(size: Size, knobs: &Knobs) -> eyre::Result<Vec<Row>> {
+    let settings = Settings::new(size, knobs)?;
+    let dir = tempfile::tempdir()?;
+    let net = start_net(dir.path(), settings.senders, settings.block_time_ms)?;
+    net.wait_all(1, Duration::from_secs(60))?;
+    let rpcs: Vec<SocketAddr> = (0..VALIDATORS).map(|i| net.node(i).rpc).collect();
+    let pids = validator_pids(dir.path())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let rows = runtime
+        .block_on(measure(&rpcs, &pids, &settings))
+        .wrap_err_with(|| format!("devnet logs in {}", dir.path().display()));
+    if rows.is_err() {
+        // Keep the logs for a look.
+        let kept = dir.keep();
+        eprintln!("devnet-tps failed; logs kept in {}", kept.display());
+    }
+    rows
+}
+
+/// One workload's saturation and latency phases.
+async fn workload(
+    name: &str,
+    plan: &Arc<Plan>,
+    rpcs: &[SocketAddr],
+    pids: &[u32],
+    settings: &Settings,
+    from: Vec<usize>,
+    head: u64,
+) -> eyre::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let tracker = Tracker::new(plan);
+    let watcher = tokio::spawn(tracker.clone().run(rpcs[0], head));
+    let clients = settings.clients_per_node * rpcs.len();
+    let cpu_before = cpu_of(pids)?;
+    let sat = load::saturate(
+        plan,
+        &tracker,
+        rpcs,
+        clients,
+        &from,
+        settings.window,
+        settings.saturate,
+    )
+    .await?;
+    let cpu_after = cpu_of(pids)?;
+    if sat.rejected > 0 {
+        eprintln!(
+            "{name}: {} transactions refused at saturation, first: {}",
+            sat.rejected,
+            sat.first_error.clone().unwrap_or_default()
+        );
+    }
+    // Finalized rate over the saturation window after a warm-up fifth.
+    let warm = sat.started + sat.elapsed / 5;
+    let end = sat.started + sat.elapsed;
+    let finalized = tracker.txs_between(warm, end) as f64 / (end - warm).as_secs_f64();
+    let blocks: Vec<_> = tracker
+        .blocks()
+        .into_iter()
+        .filter(|b| b.at > warm && b.at <= end)
+        .collect();
+    let per_block = blocks.iter().map(|b| b.txs).sum::<usize>() as f64 / blocks.len().max(1) as f64;
+    let cores: Vec<f64> = cpu_before
+        .iter()
+        .zip(&cpu_after)
+        .map(|(b, a)| (*a - *b).as_secs_f64() / sat.elapsed.as_secs_f64())
+        .collect();
+    rows.push(
+        Row::new("devnet-tps", &format!("{name} finalized tx/s, saturated"), finalized, "tx/s").note(
+            format!(
+                "{} senders x window {}, {} blocks of {per_block:.0} txs; CPU per validator {} cores; {} refused",
+                plan.senders,
+                settings.window,
+                blocks.len(),
+                cores.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join("/"),
+                sat.rejected
+            ),
+        ),
+    );
+    let cpu_before = cpu_of(pids)?;
+    let paced = load::paced(
+        plan,
+        &tracker,
+        rpcs,
+        clients,
+        &sat.next_seq,
+        settings.rate,
+        settings.paced,
+    )
+    .await?;
+    let cpu_after = cpu_of(pids)?;
+    tracker.stop();
+    watcher.await??;
+    let cores: Vec<String> = cpu_before
+        .iter()
+        .zip(&cpu_after)
+        .map(|(b, a)| {
+            format!(
+                "{:.2}",
+                (*a - *b).as_secs_f64() / paced.elapsed.as_secs_f64()
+            )
+        })
+        .collect();
+    let note = format!(
+        "{} txs at {:.0} tx/s; CPU per validator {} cores; {} refused",
+        paced.latencies.len(),
+        settings.rate,
+        cores.join("/"),
+        paced.rejected
+    );
+    rows.push(
+        Row::new(
+            "devnet-tps",
+            &format!("{name} latency p50 at {:.0} tx/s", settings.rate),
+            super::quantile_ms(&paced.latencies, 0.5),
+            "ms",
+        )
+        .note(note),
+    );
+    rows.push(Row::new(
+        "devnet-tps",
+        &format!("{name} latency p99 at {:.0} tx/s", settings.rate),
+        super::quantile_ms(&paced.latencies, 0.99),
+        "ms",
+    ));
+    if paced.rejected > 0 {
+        bail!(
+            "{name}: {} transactions refused at {} tx/s, first: {}",
+            paced.rejected,
+            settings.rate,
+            paced.first_error.unwrap_or_default()
+        );
+    }
+    Ok(rows)
+}
+
+fn head(rpc_addr: SocketAddr) -> eyre::Result<u64> {
+    crate::node_process::quantity(&rpc(rpc_addr, "eth_blockNumber", json!([]))?)
+}
+
+async fn measure(rpcs: &[SocketAddr], pids: &[u32], settings: &Settings) -> eyre::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let keys: Vec<_> = (0..settings.senders).map(load::sender_key).collect();
+    let per_sender = settings.per_sender();
+
+    // The ceiling, measured while the devnet idles.
+    let recoveries = load::recovery_rate(if settings.senders < 100 { 300 } else { 3000 })?;
+    let ceiling = recoveries * super::cores() as f64 / VALIDATORS as f64;
+
+    // ETH transfers.
+    let zeros = vec![0u64; keys.len()];
+    let eth = Arc::new(Plan::sign(
+        &keys,
+        crate::CHAIN_ID,
+        &zeros,
+        per_sender,
+        |_, _| Kind::Eth,
+    ));
+    let start = vec![0usize; keys.len()];
+    rows.extend(workload("ETH", &eth, rpcs, pids, settings, start, head(rpcs[0])?).await?);
+    if let Some(row) = rows.first_mut() {
+        *row = row.clone().vs("recovery ceiling", ceiling);
+    }
+    let eth_rows = rows.len();
+
+    // ERC20: deploy the token, then each sender mints to itself (its
+    // next nonce) and transfers.
+    let nonces: Vec<u64> = (0..keys.len())
+        .map(|s| next_nonce(rpcs[0], s))
+        .collect::<eyre::Result<_>>()?;
+    let deployer = dev_key(0);
+    let deploy = load::deploy_token(0)?;
+    let token: Address = deployer.address().create(0);
+    let hash = rpc(
+        rpcs[0],
+        "eth_sendRawTransaction",
+        json!([crate::raw_hex(&deployer, deploy)]),
+    )?;
+    wait_receipt(rpcs[0], &hash)?;
+    let erc20 = Arc::new(Plan::sign(
+        &keys,
+        crate::CHAIN_ID,
+        &nonces,
+        per_sender + 1,
+        |_, i| {
+            if i == 0 {
+                Kind::Mint { token }
+            } else {
+                Kind::Erc20 { token }
+            }
+        },
+    ));
+    // The mints, then the measured phases from sequence 1.
+    let tracker = Tracker::new(&erc20);
+    let watcher = tokio::spawn(tracker.clone().run(rpcs[0], head(rpcs[0])?));
+    let mints = load::send_seq(&erc20, &tracker, rpcs, rpcs.len() * 2, 0).await?;
+    tracker.stop();
+    watcher.await??;
+    if mints.rejected > 0 {
+        bail!("mints refused: {}", mints.first_error.unwrap_or_default());
+    }
+    let from = vec![1usize; keys.len()];
+    rows.extend(workload("ERC20", &erc20, rpcs, pids, settings, from, head(rpcs[0])?).await?);
+    if let Some(row) = rows.get_mut(eth_rows) {
+        *row = row.clone().vs("recovery ceiling", ceiling);
+    }
+    rows.push(
+        Row::new(
+            "devnet-tps",
+            "sender recoveries/s, one core",
+            recoveries,
+            "/s",
+        )
+        .note(format!(
+            "ceiling = this x {} cores / {VALIDATORS} validators = {ceiling:.0} tx/s",
+            super::cores()
+        )),
+    );
+    Ok(rows)
+}
+
+/// The next nonce of load sender `s`, from the chain (the phases waited
+/// for what they sent, so a refused transaction cannot desynchronise it).
+fn next_nonce(rpc_addr: SocketAddr, s: usize) -> eyre::Result<u64> {
+    let address = load::sender_key(s).address();
+    crate::node_process::quantity(&rpc(
+        rpc_addr,
+        "eth_getTransactionCount",
+        json!([address, "latest"]),
+    )?)
+}
+
+/// Waits (30 s at most) for a receipt.
+pub fn wait_receipt(rpc_addr: SocketAddr, hash: &Value) -> eyre::Result<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let receipt = rpc(rpc_addr, "eth_getTransactionReceipt", json!([hash]))?;
+        if !receipt.is_null() {
+            if receipt["status"] != json!("0x1") {
+                bail!("transaction {hash} failed: {receipt}");
+            }
+            return Ok(receipt);
+        }
+        if Instant::now() > deadline {
+            bail!("no receipt for {hash} within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
