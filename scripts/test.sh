@@ -49,6 +49,8 @@ step "import benchmark (tiny)"
 "$CARGO_TARGET_DIR/debug/examples/import_bench" --txs 50 --blocks 1 --accounts 1000,5000
 step "finality benchmark (tiny)"
 "$CARGO_TARGET_DIR/debug/outrigger-finality-bench" --seconds 3
+step "benchmark runner, every scenario (tiny)"
+"$CARGO_TARGET_DIR/debug/outrigger-bench" all --size tiny --json "$CARGO_TARGET_DIR/bench-tiny.json"
 
 # The bridge contracts: pinned solc-js and forge, committed artifacts checked
 # against the sources, the EIP-712 digest checked by eth-account, forge tests.
