@@ -13,6 +13,8 @@
 //! - `--flood`: hundreds of gossip messages a second: re-published valid
 //!   votes (fresh nonces, so gossipsub sees new messages), undecodable
 //!   votes, proposals and transactions, and votes over the size limit.
+//! - `--flood-valid`: only the first kind, faster (about 2000 a second):
+//!   genuine votes of the current height, each a new gossip message.
 //! - `--replay`: re-publishes valid votes it captured from gossip at heights
 //!   at least two below the newest it has seen.
 //! - `--forge`: for each proposal, votes for it signed by a key that is not
@@ -71,6 +73,8 @@ const MADE_UP_BLOCKS_MAX: u64 = 8;
 const TICK: Duration = Duration::from_millis(20);
 /// Messages the flooder publishes per tick (about 500 a second).
 const FLOOD_PER_TICK: usize = 10;
+/// Re-published valid votes per tick under `--flood-valid`.
+const FLOOD_VALID_PER_TICK: usize = 40;
 /// Old votes the replayer publishes per tick (about 100 a second).
 const REPLAY_PER_TICK: usize = 2;
 /// A vote this large is over every node's vote limit (1 KiB) but under the
@@ -86,6 +90,7 @@ struct Options {
     /// The validator key file and the RPC that names the set.
     equivocate: Option<(PathBuf, SocketAddr)>,
     flood: bool,
+    flood_valid: bool,
     replay: bool,
     forge: bool,
     bad_sync: bool,
@@ -111,6 +116,7 @@ fn options() -> eyre::Result<Options> {
             "--rpc" => rpc_addr = Some(value()?.parse::<SocketAddr>()?),
             "--equivocate" => equivocate = true,
             "--flood" => o.flood = true,
+            "--flood-valid" => o.flood_valid = true,
             "--replay" => o.replay = true,
             "--forge" => o.forge = true,
             "--bad-sync" => o.bad_sync = true,
@@ -334,31 +340,34 @@ impl Peer {
         }
     }
 
-    /// One volley of the flood: duplicates of captured votes, garbage on
-    /// every topic a node validates, and an oversized vote.
-    async fn flood(&self) {
+    /// One volley of the flood: duplicates of the newest captured votes,
+    /// then, if `garbage`, garbage on every topic a node validates and an
+    /// oversized vote.
+    async fn flood(&self, garbage: bool) {
         let duplicates: Vec<SignedVote> = {
             let seen = self.seen();
-            seen.votes
-                .iter()
-                .rev()
-                .take(FLOOD_PER_TICK / 2)
-                .cloned()
-                .collect()
+            let count = if garbage {
+                FLOOD_PER_TICK / 2
+            } else {
+                FLOOD_VALID_PER_TICK
+            };
+            seen.votes.iter().rev().take(count).cloned().collect()
         };
         for vote in &duplicates {
             self.publish_vote(vote).await;
         }
-        let garbage = |len: usize| -> Vec<u8> {
+        if !garbage {
+            return;
+        }
+        let junk = |len: usize| -> Vec<u8> {
             let mut bytes: Vec<u8> = (0..len).map(|_| rand08::random::<u8>()).collect();
             // Not the wire version: undecodable by construction.
             bytes[0] = 0xee;
             bytes
         };
-        self.publish(Topic::Votes, garbage(codec::VOTE_LEN + 9))
-            .await;
-        self.publish(Topic::Proposals, garbage(600)).await;
-        self.publish(Topic::Transactions, garbage(200)).await;
+        self.publish(Topic::Votes, junk(codec::VOTE_LEN + 9)).await;
+        self.publish(Topic::Proposals, junk(600)).await;
+        self.publish(Topic::Transactions, junk(200)).await;
         let mut oversized = codec::encode_vote(
             &Vote {
                 kind: VoteKind::Prevote,
@@ -636,8 +645,8 @@ async fn main() -> eyre::Result<()> {
                 on_event(&peer, &options, event);
             }
             _ = tick.tick() => {
-                if options.flood {
-                    peer.flood().await;
+                if options.flood || options.flood_valid {
+                    peer.flood(options.flood).await;
                 }
                 if options.replay {
                     peer.replay().await;

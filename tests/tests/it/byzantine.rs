@@ -7,7 +7,9 @@
 //! votes, sending votes signed by a non-validator, and answering block
 //! sync with blocks whose certificates are bad, the last while a full node
 //! syncs from scratch with the bad peer and one honest validator as its
-//! only bootnodes. Each phase's peer has a fresh p2p identity.
+//! only bootnodes. Each phase's peer has a fresh p2p identity and runs at
+//! the lowest CPU priority (an attacker has its own machine). A second
+//! run floods genuine votes of the current height, which pass every check.
 //!
 //! Equivocation (issue 9): on a proof-of-stake chain, validator 3's
 //! process is replaced by the byzantine peer signing conflicting votes
@@ -28,35 +30,23 @@ const BLOCK_TIME_MS: u64 = 200;
 /// How long each phase's load runs.
 const PHASE: Duration = Duration::from_secs(10);
 
-/// One phase of the hostile-peer test.
+/// One phase of a hostile-peer test.
 struct Phase {
     name: &'static str,
     /// The byzantine peer's mode flags (none: the normal baseline).
     flags: &'static [&'static str],
+    /// Whether every validator must ban the peer. A replayed vote is
+    /// genuine and merely stale: validators ignore it (not forwarded, not
+    /// verified, no penalty) as they ignore an honest laggard's, and
+    /// nothing tells the two apart.
+    banned: bool,
 }
 
-const PHASES: [Phase; 5] = [
-    Phase {
-        name: "normal",
-        flags: &[],
-    },
-    Phase {
-        name: "flood",
-        flags: &["--flood"],
-    },
-    Phase {
-        name: "replay",
-        flags: &["--replay"],
-    },
-    Phase {
-        name: "forge",
-        flags: &["--forge"],
-    },
-    Phase {
-        name: "bad-sync (+ full node syncing from scratch)",
-        flags: &["--bad-sync"],
-    },
-];
+const NORMAL: Phase = Phase {
+    name: "normal",
+    flags: &[],
+    banned: false,
+};
 
 fn heads(net: &TestNet, nodes: &[usize]) -> Vec<u64> {
     nodes.iter().map(|i| net.head(*i).unwrap()).collect()
@@ -100,15 +90,68 @@ fn bans(net: &TestNet, peer: &ByzantinePeer) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// Gossip messages the validators rejected so far.
-fn rejected(net: &TestNet) -> f64 {
-    (0..4)
-        .map(|i| metric(net.node(i), "outrigger_p2p_rejected_messages_total").unwrap())
-        .sum()
+/// A counter summed over the validators.
+fn total(net: &TestNet, name: &str) -> f64 {
+    (0..4).map(|i| metric(net.node(i), name).unwrap()).sum()
 }
+
+/// The validators' counters a phase reports: gossip they rejected, gossip
+/// they dropped with their engine's queue full, round timeouts.
+const COUNTERS: [&str; 3] = [
+    "outrigger_p2p_rejected_messages_total",
+    "outrigger_p2p_dropped_events_total",
+    "outrigger_consensus_timeouts_total",
+];
 
 #[test]
 fn hostile_peers_are_banned_and_finality_holds() {
+    hostile_phases(&[
+        NORMAL,
+        Phase {
+            name: "flood",
+            flags: &["--flood"],
+            banned: true,
+        },
+        Phase {
+            name: "replay",
+            flags: &["--replay"],
+            banned: false,
+        },
+        Phase {
+            name: "forge",
+            flags: &["--forge"],
+            banned: true,
+        },
+        Phase {
+            name: "bad-sync (+ full node syncing from scratch)",
+            flags: &["--bad-sync"],
+            banned: true,
+        },
+    ]);
+}
+
+/// Genuine votes of the current height re-published about a thousand times
+/// a second, each a new gossip message: every one passes the checks, so
+/// only their rate gives the sender away. Fails until the engine charges
+/// for it (see the report in the commit that added this test).
+#[test]
+fn a_flood_of_genuine_votes_costs_the_sender() {
+    hostile_phases(&[
+        NORMAL,
+        Phase {
+            name: "flood of genuine current votes",
+            flags: &["--flood-valid"],
+            banned: true,
+        },
+    ]);
+}
+
+/// Runs a 4-validator chain under closed-loop load through `phases` (the
+/// first the normal baseline), a fresh byzantine peer in each; prints the
+/// figures; then fails for every phase whose finality p50 is over twice
+/// the baseline's or whose peer should have been banned by every
+/// validator and was not.
+fn hostile_phases(phases: &[Phase]) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let net = TestNet::start(root, 4, BLOCK_TIME_MS).unwrap();
@@ -116,15 +159,20 @@ fn hostile_peers_are_banned_and_finality_holds() {
     let load = FinalityLoad::start(&net, &[0, 1, 2, 3], 0);
     let validators = [0, 1, 2, 3];
     let mut report = Vec::new();
-    for (p, phase) in PHASES.iter().enumerate() {
-        let rejected_before = rejected(&net);
+    for (p, phase) in phases.iter().enumerate() {
+        let counters_before = COUNTERS.map(|c| total(&net, c));
         let before = heads(&net, &validators);
         load.enter(p);
         let started = Instant::now();
         if phase.flags.is_empty() {
             std::thread::sleep(PHASE);
             let after = heads(&net, &validators);
-            println!("{:<45} heads {before:?} -> {after:?}", phase.name);
+            let counted = COUNTERS.map(|c| total(&net, c));
+            println!(
+                "{:<45} heads {before:?} -> {after:?}; rejected/dropped gossip, timeouts {:?}",
+                phase.name,
+                std::array::from_fn::<f64, 3, _>(|i| counted[i] - counters_before[i]),
+            );
             continue;
         }
         let bad_sync = phase.flags.contains(&"--bad-sync");
@@ -159,9 +207,12 @@ fn hostile_peers_are_banned_and_finality_holds() {
         let after = heads(&net, &validators);
         let banned = bans(&net, &peer);
         println!(
-            "{:<45} heads {before:?} -> {after:?}; {} gossip messages rejected; banned by validators {banned:?}; the peer delivered {} messages, answered {} sync requests, has {} peers at the end",
+            "{:<45} heads {before:?} -> {after:?}; rejected/dropped gossip, timeouts {:?}; banned by validators {banned:?}; the peer delivered {} messages, answered {} sync requests, has {} peers at the end",
             phase.name,
-            rejected(&net) - rejected_before,
+            {
+                let counted = COUNTERS.map(|c| total(&net, c));
+                std::array::from_fn::<f64, 3, _>(|i| counted[i] - counters_before[i])
+            },
             peer.stat("delivered").unwrap_or(0),
             peer.stat("sync_answers").unwrap_or(0),
             peer.stat("peers").unwrap_or(0),
@@ -227,12 +278,12 @@ fn hostile_peers_are_banned_and_finality_holds() {
                 println!("  validator {i}: eth_syncing {syncing}, /health {status}");
             }
         }
-        report.push((phase.name, banned, peer.peer_id.clone()));
+        report.push((phase, banned, peer.peer_id.clone()));
         drop(peer);
     }
-    let latencies = load.finish(PHASES.len()).unwrap();
+    let latencies = load.finish(phases.len()).unwrap();
     println!("finality (submitted → receipt), 4 validators, block time {BLOCK_TIME_MS} ms:");
-    for (phase, l) in PHASES.iter().zip(&latencies) {
+    for (phase, l) in phases.iter().zip(&latencies) {
         println!(
             "  {:<45} {:>4} txs  p50 {:>6.0} ms  p99 {:>6.0} ms",
             phase.name,
@@ -241,30 +292,30 @@ fn hostile_peers_are_banned_and_finality_holds() {
             ms(quantile(l, 0.99))
         );
     }
+    // Every mode is judged before the test fails, so one mode's failure
+    // does not hide another's.
+    let mut failures = Vec::new();
     let normal = quantile(&latencies[0], 0.5);
-    for (phase, l) in PHASES.iter().zip(&latencies).skip(1) {
-        assert!(!l.is_empty(), "{}: nothing finalized", phase.name);
+    for (phase, l) in phases.iter().zip(&latencies).skip(1) {
         let p50 = quantile(l, 0.5);
-        assert!(
-            p50 <= normal * 2,
-            "{}: finality p50 {p50:?} is more than twice the normal {normal:?}",
-            phase.name
-        );
-    }
-    for (name, banned, peer_id) in &report {
-        // A replayed vote is genuine and merely stale: validators ignore
-        // it (not forwarded, not verified, no penalty), as they ignore an
-        // honest laggard's. Every other mode must cost the peer its
-        // connections to all validators.
-        if *name != "replay" {
-            let by: Vec<usize> = banned.iter().map(|(i, _)| *i).collect();
-            assert_eq!(
-                by,
-                vec![0, 1, 2, 3],
-                "{name}: not every validator banned the byzantine peer {peer_id}"
-            );
+        if l.is_empty() || p50 > normal * 2 {
+            failures.push(format!(
+                "{}: finality p50 {p50:?} ({} txs) is more than twice the normal {normal:?}",
+                phase.name,
+                l.len()
+            ));
         }
     }
+    for (phase, banned, peer_id) in &report {
+        let by: Vec<usize> = banned.iter().map(|(i, _)| *i).collect();
+        if phase.banned && by != [0, 1, 2, 3] {
+            failures.push(format!(
+                "{}: only validators {by:?} banned the byzantine peer {peer_id}",
+                phase.name
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The `reason=...` of a log line, without its colours.
