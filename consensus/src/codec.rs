@@ -539,7 +539,13 @@ mod tests {
             gas_limit: 21_000,
             ..Default::default()
         }
-        .into_signed(EcdsaSignature::new(U256::from(1), U256::from(2), false));
+        // Full-width r and s make the transaction longer than 55 bytes, so
+        // its RLP string header is the long form `0xb8 len`.
+        .into_signed(EcdsaSignature::new(
+            U256::from_be_bytes([0x11; 32]),
+            U256::from_be_bytes([0x22; 32]),
+            false,
+        ));
         let mut block = block(5);
         block.body.transactions.push(TxEnvelope::from(tx));
         let mut canonical = Vec::new();
