@@ -180,6 +180,12 @@ impl RoundState {
     pub fn validity(&self, value: &BlockHash) -> Option<bool> {
         self.validity.get(value).copied()
     }
+    /// Whether exactly this signed vote of the current height is held
+    /// already: a copy that needs no signature check and no relaying.
+    pub fn has_vote(&self, signed: &SignedVote) -> bool {
+        signed.vote.height == self.height && self.votes.contains(signed)
+    }
+
     /// Rounds of the current height whose votes are held.
     pub fn rounds_held(&self) -> usize {
         self.votes.rounds_held()

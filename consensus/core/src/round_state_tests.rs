@@ -786,3 +786,27 @@ fn a_second_conflicting_vote_counts_toward_its_value_once() {
         ],
     );
 }
+
+#[test]
+fn held_votes_are_recognised_exactly() {
+    let f = fx();
+    let mut core = f.core(0);
+    core.apply(f.start());
+    let Input::Vote(signed) = f.prevote(0, Some(A), 1) else {
+        unreachable!("a vote")
+    };
+    assert!(!core.has_vote(&signed), "not yet received");
+    core.apply(Input::Vote(signed.clone()));
+    assert!(core.has_vote(&signed));
+    let Input::Vote(other_value) = f.prevote(0, Some(B), 1) else {
+        unreachable!("a vote")
+    };
+    assert!(!core.has_vote(&other_value), "another value");
+    let mut forged = signed.clone();
+    forged.signature = other_value.signature;
+    assert!(!core.has_vote(&forged), "same vote, other signature");
+    let Input::Vote(precommit) = f.precommit(0, Some(A), 1) else {
+        unreachable!("a vote")
+    };
+    assert!(!core.has_vote(&precommit), "another kind");
+}

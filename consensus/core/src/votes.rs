@@ -164,6 +164,19 @@ impl VoteLog {
         }
     }
 
+    /// Whether exactly this signed vote is held already.
+    pub(crate) fn contains(&self, signed: &SignedVote) -> bool {
+        let vote = &signed.vote;
+        let Some(rv) = self.rounds.get(&vote.round) else {
+            return false;
+        };
+        let tally = rv.tally(vote.kind);
+        let i = vote.validator.get();
+        [&tally.by_validator, &tally.conflicting]
+            .iter()
+            .any(|held| held.get(i).is_some_and(|v| v.as_ref() == Some(signed)))
+    }
+
     /// Power of the `kind` votes for `value` in `round`.
     pub(crate) fn power_for(&self, round: Round, kind: VoteKind, value: Option<BlockHash>) -> u64 {
         self.rounds

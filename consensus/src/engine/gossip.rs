@@ -2,10 +2,16 @@
 //! height, answer the network's validation, feed the core. And the results
 //! of work done off the engine task.
 
+use std::time::{Duration, Instant};
+
 use outrigger_consensus_core::{Height, Input, ValidatorSet};
 use tracing::{debug, error, warn};
 
-use super::{EARLY_BYTES_MAX, EARLY_MESSAGES_MAX, Engine, EngineError, Internal, vote_label};
+use super::{
+    DUPLICATE_PEERS_MAX, DUPLICATES_BAN_FACTOR, DUPLICATES_PER_SECOND_BASE,
+    DUPLICATES_PER_SECOND_PER_VALIDATOR, EARLY_BYTES_MAX, EARLY_MESSAGES_MAX, Engine, EngineError,
+    Internal, vote_label,
+};
 use crate::{
     app::{AppError, TransactionVerdict},
     codec,
@@ -90,6 +96,44 @@ impl Engine {
         }
     }
 
+    /// Counts a message that was of no use against the peer that sent it: a
+    /// copy of a vote we hold, or a vote or proposal of a past height. Honest
+    /// peers relay only what they accepted and rebroadcast a stalled height
+    /// every few seconds, so they send few; a peer sending far more (copies
+    /// of genuine messages with fresh nonces, which gossip cannot tell apart
+    /// by id, or old ones replayed) is penalised for every `allowed` such
+    /// messages within a second, and banned at twice that.
+    fn note_ignored(&mut self, source: Option<PeerId>) {
+        let Some(peer) = source else { return };
+        let allowed = DUPLICATES_PER_SECOND_BASE
+            + DUPLICATES_PER_SECOND_PER_VALIDATOR * self.validators.len() as u32;
+        let now = Instant::now();
+        if self.duplicates.len() >= DUPLICATE_PEERS_MAX && !self.duplicates.contains_key(&peer) {
+            self.duplicates
+                .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(1));
+        }
+        let (since, count) = self.duplicates.entry(peer).or_insert((now, 0));
+        if now.duration_since(*since) >= Duration::from_secs(1) {
+            *since = now;
+            *count = 0;
+        }
+        *count += 1;
+        if *count == allowed * DUPLICATES_BAN_FACTOR {
+            // Twice the allowance in one second is no honest peer.
+            warn!(target: "consensus", %peer, count = *count, "peer floods copies or stale messages: banned");
+            self.network
+                .ban(peer, "flood of duplicate or stale consensus messages");
+        } else if count.is_multiple_of(allowed) {
+            warn!(target: "consensus", %peer, allowed, "peer floods copies or stale messages");
+            self.metrics
+                .messages_rejected
+                .with_label_values(&["useless_flood"])
+                .inc();
+            self.network
+                .penalize(peer, "flood of duplicate or stale consensus messages");
+        }
+    }
+
     /// Keeps a message of the next height whose set is not known yet, to
     /// check and feed when that height starts (bounded; beyond the bound it
     /// is dropped and rebroadcasts make up for it).
@@ -126,6 +170,13 @@ impl Engine {
                         return Ok(());
                     }
                 };
+                if self.core.has_vote(&vote) {
+                    // A copy of a vote we hold (a rebroadcast, or a flood):
+                    // not checked again and not relayed.
+                    self.note_ignored(source);
+                    self.verdict(id, Verdict::Ignore);
+                    return Ok(());
+                }
                 let checked = match self.relevance(vote.vote.height) {
                     Relevance::Current => vote.verify(chain_id, &self.validators),
                     Relevance::Next(set) => vote.verify(chain_id, &set),
@@ -135,6 +186,7 @@ impl Engine {
                         return Ok(());
                     }
                     Relevance::Elsewhere => {
+                        self.note_ignored(source);
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
@@ -168,6 +220,7 @@ impl Engine {
                         return Ok(());
                     }
                     Relevance::Elsewhere => {
+                        self.note_ignored(source);
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }

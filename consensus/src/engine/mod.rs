@@ -198,6 +198,20 @@ const EARLY_MESSAGES_MAX: usize = 256;
 /// Their bytes at most (a proposal carries its block).
 const EARLY_BYTES_MAX: usize = 16 << 20;
 
+/// Copies of held votes and messages of past heights a peer may send per
+/// second before it is penalised:
+/// this plus [`DUPLICATES_PER_SECOND_PER_VALIDATOR`] per validator (honest
+/// rebroadcasts of a stalled height stay far below).
+const DUPLICATES_PER_SECOND_BASE: u32 = 64;
+/// See [`DUPLICATES_PER_SECOND_BASE`].
+const DUPLICATES_PER_SECOND_PER_VALIDATOR: u32 = 16;
+/// A peer sending this many times its allowance of useless messages in one
+/// second is banned at once (penalties alone lose the race against gossip
+/// pruning it, after which its flood no longer reaches the engine).
+const DUPLICATES_BAN_FACTOR: u32 = 2;
+/// Peers whose duplicate counts are kept at once.
+const DUPLICATE_PEERS_MAX: usize = 1024;
+
 /// Capacity of the engine's internal channel.
 const INTERNAL_CHANNEL: usize = 1024;
 /// Gossip messages published again on a rebroadcast: all this validator
@@ -233,6 +247,7 @@ pub fn spawn(
         epoch_start,
         next_validators: None,
         early: Vec::new(),
+        duplicates: HashMap::new(),
         wal,
         app,
         network,
@@ -290,6 +305,9 @@ struct Engine {
     next_validators: Option<ValidatorSet>,
     /// Gossip of the next height that arrived while its set was unknown.
     early: Vec<(Topic, Vec<u8>)>,
+    /// Useless messages (copies, past heights) per peer in the current
+    /// one-second window.
+    duplicates: HashMap<PeerId, (Instant, u32)>,
     wal: Wal,
     app: Arc<dyn Application>,
     network: NetworkHandle,

@@ -132,8 +132,9 @@ fn hostile_peers_are_banned_and_finality_holds() {
 
 /// Genuine votes of the current height re-published about a thousand times
 /// a second, each a new gossip message: every one passes the checks, so
-/// only their rate gives the sender away. Fails until the engine charges
-/// for it (see the report in the commit that added this test).
+/// only their rate gives the sender away: the engine counts copies of
+/// votes it holds (and messages of past heights) per peer and bans a peer
+/// far above what rebroadcasts explain.
 #[test]
 fn a_flood_of_genuine_votes_costs_the_sender() {
     hostile_phases(&[
