@@ -80,6 +80,13 @@ impl Engine {
         let Some((peer, target)) = best.filter(|(_, target)| *target > head) else {
             self.metrics.sync_target.set(head as i64);
             self.syncing = false;
+            // No peer is ahead (a peer that claimed a higher head lied, or
+            // consensus caught up): the node is not syncing.
+            if self.sync_progress.take().is_some() {
+                info!(target: "sync", height = head, "no peer is ahead; following consensus");
+                self.sync_target = head;
+                self.publish_sync();
+            }
             return Ok(());
         };
         self.metrics.sync_target.set(target as i64);
