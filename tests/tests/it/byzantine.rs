@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::{U256, keccak256};
 use outrigger_tests::{
-    byzantine::{ByzantinePeer, FinalityLoad, bans_of, metric, quantile, start_full_node},
+    byzantine::{ByzantinePeer, bans_of, metric, start_full_node},
+    load::{FinalityLoad, quantile},
     node_process::rpc,
     testnet::{TestNet, dev_key},
 };

@@ -19,26 +19,20 @@
 //! the heal.
 
 use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
-    thread::JoinHandle,
+    sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
-use alloy_primitives::Address;
 use outrigger_tests::{
+    load::FinalityLoad,
     node_process::{quantity, rpc},
-    testnet::{TestNet, dev_key, signed_transfer},
+    testnet::TestNet,
     wan::{Conditions, Wan},
 };
 use serde_json::json;
 
 const VALIDATORS: usize = 4;
 const BLOCK_TIME_MS: u64 = 200;
-/// How long a sender waits for one receipt before the test fails.
-const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// After a heal, finality must be back within this.
 const RESUME_WITHIN: Duration = Duration::from_secs(30);
 /// After a heal, every link must be back within this: the longest bootnode
@@ -58,57 +52,19 @@ const PHASES: [&str; 6] = [
     "WAN, after the 2|2 heal",
 ];
 
-/// The closed-loop senders, and the latencies they saw by phase.
+/// The closed-loop senders, and where each phase began.
 struct Load {
     /// When each phase began, and node 0's head then.
     marks: Vec<(Instant, u64)>,
-    phase: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    samples: Arc<Mutex<Vec<(usize, Duration)>>>,
-    senders: Vec<JoinHandle<eyre::Result<()>>>,
+    senders: FinalityLoad,
 }
 
 impl Load {
     fn start(net: &TestNet) -> Self {
-        let phase = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let senders = (0..VALIDATORS)
-            .map(|node| {
-                let rpc_addr = net.node(node).rpc;
-                let (phase, stop, samples) = (phase.clone(), stop.clone(), samples.clone());
-                std::thread::spawn(move || -> eyre::Result<()> {
-                    let key = dev_key(node as u32);
-                    let to = Address::repeat_byte(0x50 + node as u8);
-                    let mut nonce = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        let submitted_in = phase.load(Ordering::Relaxed);
-                        let sent = Instant::now();
-                        let raw = signed_transfer(&key, nonce, to);
-                        let hash = rpc(rpc_addr, "eth_sendRawTransaction", json!([raw]))?;
-                        while rpc(rpc_addr, "eth_getTransactionReceipt", json!([hash]))?.is_null() {
-                            if sent.elapsed() > RECEIPT_TIMEOUT {
-                                eyre::bail!("node {node}: no receipt for {hash} after 60 s");
-                            }
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                        let latency = sent.elapsed();
-                        samples
-                            .lock()
-                            .map_err(|_| eyre::eyre!("poisoned"))?
-                            .push((submitted_in, latency));
-                        nonce += 1;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
+        let nodes: Vec<usize> = (0..VALIDATORS).collect();
         Self {
             marks: Vec::new(),
-            phase,
-            stop,
-            samples,
-            senders,
+            senders: FinalityLoad::start(net, &nodes, 0),
         }
     }
 
@@ -116,7 +72,7 @@ impl Load {
         assert_eq!(phase, self.marks.len(), "phases in order");
         println!("-- {}", PHASES[phase]);
         self.marks.push((Instant::now(), net.head(0).unwrap()));
-        self.phase.store(phase, Ordering::Relaxed);
+        self.senders.enter(phase);
     }
 
     /// Stops the senders (each finishes its transaction) and prints, per
@@ -124,14 +80,7 @@ impl Load {
     /// the latencies of each phase, sorted.
     fn finish(mut self, net: &TestNet) -> Vec<Vec<Duration>> {
         self.marks.push((Instant::now(), net.head(0).unwrap()));
-        self.stop.store(true, Ordering::Relaxed);
-        for sender in self.senders {
-            sender.join().expect("a sender panicked").unwrap();
-        }
-        let mut by_phase = vec![Vec::new(); PHASES.len()];
-        for (phase, latency) in self.samples.lock().unwrap().iter() {
-            by_phase[*phase].push(*latency);
-        }
+        let by_phase = self.senders.finish(PHASES.len()).unwrap();
         println!(
             "finality (submitted → receipt; a transaction counts in the phase it was submitted in), \
              {VALIDATORS} validators, block time {BLOCK_TIME_MS} ms:"
@@ -140,8 +89,7 @@ impl Load {
             "  {:<42} {:>5} {:>7} {:>5} {:>8} {:>8} {:>8}",
             "phase", "s", "blocks", "txs", "p50 ms", "p99 ms", "max ms"
         );
-        for (phase, latencies) in by_phase.iter_mut().enumerate() {
-            latencies.sort();
+        for (phase, latencies) in by_phase.iter().enumerate() {
             let (start, from) = self.marks[phase];
             let (end, to) = self.marks[phase + 1];
             let ms = |q: f64| {
