@@ -49,13 +49,14 @@ fn four_validators_finalize_agree_and_take_transactions_anywhere() {
         assert_eq!(receipt["status"], "0x1");
         included = included.max(quantity(&receipt["blockNumber"]).unwrap());
     }
+    // Node 3 answers from its own head: read once it has every block.
+    net.wait_all(included + 2, Duration::from_secs(30)).unwrap();
     let balance = rpc(
         net.node(3).rpc,
         "eth_getBalance",
         json!([format!("{:#x}", Address::repeat_byte(0x42)), "latest"]),
     )
     .unwrap();
-    net.wait_all(included + 2, Duration::from_secs(30)).unwrap();
     assert_eq!(quantity(&balance).unwrap(), 4_000);
     net.assert_agree(included + 2).unwrap();
 
