@@ -42,6 +42,11 @@ fn key_word(key: &SigningKey) -> B256 {
 /// A chain of four validators (consensus keys 1..=4, operators `key(1..=4)`)
 /// in `mode`, five blocks per epoch; `key(1..=9)` funded.
 fn chain(mode: &str) -> (TestChain, GenesisFile) {
+    chain_with(mode, U256::ZERO)
+}
+
+/// [`chain`] with a per-block reward.
+fn chain_with(mode: &str, block_reward: U256) -> (TestChain, GenesisFile) {
     let funded: Vec<(Address, U256)> = (1..=9).map(|n| (key(n).address(), ether(1000))).collect();
     let mut json = serde_json::to_value(&genesis_json(&funded).genesis).unwrap();
     let validators: Vec<serde_json::Value> = (1..=4u8)
@@ -57,6 +62,7 @@ fn chain(mode: &str) -> (TestChain, GenesisFile) {
         "consensus": mode,
         "epochBlocks": EPOCH,
         "validators": validators,
+        "blockReward": block_reward,
     });
     let genesis = GenesisFile::from_json(&json.to_string()).unwrap();
     (TestChain::new(&genesis), genesis)
@@ -361,4 +367,40 @@ fn precompiles_check_ed25519_signatures_and_evidence() {
         <(B256, u64, u32) as alloy_sol_types::SolValue>::abi_decode(&output).unwrap();
     assert_eq!((proven, height, round), (key_word(&signer), 9, 0));
     assert!(!call(EVIDENCE_VERIFY, evidence[..100].to_vec()).is_success());
+}
+
+#[test]
+fn the_block_reward_goes_to_each_block_beneficiary() {
+    let (chain, _) = chain_with("poa", ether(2));
+    let beneficiary = Address::repeat_byte(0xfe);
+    let balance = |chain: &TestChain| {
+        chain
+            .store()
+            .account(beneficiary)
+            .unwrap()
+            .map_or(U256::ZERO, |a| a.balance)
+    };
+    assert_eq!(balance(&chain), U256::ZERO, "none at genesis");
+    chain.build(Vec::new());
+    assert_eq!(
+        balance(&chain),
+        ether(2),
+        "an empty block: the reward alone"
+    );
+    let transfer = eip1559(
+        &key(1),
+        0,
+        TxKind::Call(key(2).address()),
+        U256::from(1),
+        Bytes::new(),
+        21_000,
+    );
+    let block = chain.build(vec![transfer]);
+    let base_fee = block.block.header.base_fee_per_gas.unwrap();
+    let tip = u128::min(1_000_000_000, 10_000_000_000 - u128::from(base_fee));
+    assert_eq!(
+        balance(&chain),
+        ether(4) + U256::from(tip * 21_000),
+        "the reward and the priority fee"
+    );
 }
