@@ -193,6 +193,21 @@ fn go_on(net: &TestNet, node: usize, blocks: u64) {
 }
 
 /// Waits until `metric` of node `node` is above zero.
+/// The joined validator signs (its precommit counter moves), and its votes
+/// count: with genesis validator 1 down, 4 of the 5 powers are a quorum only
+/// with the joiner's; the chain goes on for an epoch, then 1 returns.
+fn joiner_signs_and_counts(net: &mut TestNet, joiner: usize) {
+    wait_metric(net, joiner, PRECOMMITS);
+    let down = net.head(0).unwrap();
+    net.kill(1);
+    go_on(net, 0, EPOCH_BLOCKS);
+    net.restart(1).unwrap();
+    println!(
+        "validator 1 down from block {down} to {}",
+        net.head(0).unwrap()
+    );
+}
+
 fn wait_metric(net: &TestNet, node: usize, metric: &str) -> f64 {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -383,18 +398,7 @@ fn pos_a_staked_validator_joins_and_signs_and_an_unstaked_one_leaves_and_withdra
     assert!(status.contains("5 validators, total power 5"), "{status}");
     assert!(status.contains("bonded 1.0"), "{status}");
     assert!(status.contains(", in the current set"), "{status}");
-    wait_metric(&net, joiner, PRECOMMITS);
-
-    // Its votes count: with genesis validator 1 down, 4 of the 5 powers
-    // are a quorum only with the joiner's.
-    let down = net.head(0).unwrap();
-    net.kill(1);
-    go_on(&net, 0, EPOCH_BLOCKS);
-    net.restart(1).unwrap();
-    println!(
-        "validator 1 down from block {down} to {}",
-        net.head(0).unwrap()
-    );
+    joiner_signs_and_counts(&mut net, joiner);
 
     // Genesis validator 3 (operator: test account 3) unstakes everything.
     let leaver = genesis_key(root, 3);
@@ -522,16 +526,7 @@ fn poa_validators_vote_a_member_in_and_another_out() {
         status.contains(&format!("operator {operator}")) && status.contains(", in the current set"),
         "{status}"
     );
-    wait_metric(&net, joiner, PRECOMMITS);
-    // Its votes count: with validator 1 down, 4 of 5 need the joiner's.
-    let down = net.head(0).unwrap();
-    net.kill(1);
-    go_on(&net, 0, EPOCH_BLOCKS);
-    net.restart(1).unwrap();
-    println!(
-        "validator 1 down from block {down} to {}",
-        net.head(0).unwrap()
-    );
+    joiner_signs_and_counts(&mut net, joiner);
 
     // Removing genesis validator 3: the set is 5 now, 3 votes are not enough.
     let leaver = genesis_key(root, 3);
