@@ -210,11 +210,68 @@ fn only_notifications(request: &[u8]) -> bool {
                 .is_none_or(|id| !(id.is_null() || id.is_u64() || id.is_string()))
         })
     };
+    if duplicate_id(request) {
+        // `{"id":1,...,"id":2}`: jsonrpsee cannot read it as a request and
+        // takes it for a notification (the same quirk).
+        return true;
+    }
     match serde_json::from_slice::<Value>(request) {
         Ok(Value::Array(items)) => !items.is_empty() && items.iter().all(is_notification),
         Ok(v) => is_notification(&v),
         Err(_) => false,
     }
+}
+
+/// Whether `request` is an object (or a batch holding one) with the key
+/// `id` twice, which `serde_json::Value` would hide by keeping the last.
+fn duplicate_id(request: &[u8]) -> bool {
+    struct Probe(bool);
+    impl<'de> serde::Deserialize<'de> for Probe {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ProbeVisitor)
+        }
+    }
+    struct ProbeVisitor;
+    impl<'de> serde::de::Visitor<'de> for ProbeVisitor {
+        type Value = Probe;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
+            let (mut ids, mut nested) = (0, false);
+            while let Some(key) = map.next_key::<String>()? {
+                ids += usize::from(key == "id");
+                nested |= map.next_value::<Probe>()?.0;
+            }
+            Ok(Probe(ids > 1 || nested))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Probe, A::Error> {
+            let mut any = false;
+            while let Some(item) = seq.next_element::<Probe>()? {
+                any |= item.0;
+            }
+            Ok(Probe(any))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Probe, E> {
+            Ok(Probe(false))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Probe, E> {
+            Ok(Probe(false))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Probe, E> {
+            Ok(Probe(false))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Probe, E> {
+            Ok(Probe(false))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Probe, E> {
+            Ok(Probe(false))
+        }
+        fn visit_unit<E>(self) -> Result<Probe, E> {
+            Ok(Probe(false))
+        }
+    }
+    serde_json::from_slice::<Probe>(request).is_ok_and(|p| p.0)
 }
 
 /// Checks a reply; returns its outcome.
