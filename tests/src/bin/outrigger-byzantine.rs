@@ -186,6 +186,10 @@ struct Seen {
     acted: HashSet<(u64, u32, bool)>,
     /// The last status an honest peer gave us.
     honest_status: Option<Status>,
+    /// The equivocating key's index in the set, as last looked up: signing
+    /// must not wait for an RPC round trip, or the honest three have
+    /// decided the height before the conflicting votes arrive.
+    validator_index: Option<ValidatorIndex>,
 }
 
 /// The running peer: network handle and shared state.
@@ -272,23 +276,21 @@ impl Peer {
         if !self.first_time(height, round, true) {
             return;
         }
-        let rpc_addr = validator.1;
-        let public = validator.0.verifying_key();
-        let index = tokio::task::spawn_blocking(move || validator_index(rpc_addr, &public)).await;
-        let index = match index {
-            Ok(Ok(Some(index))) => index,
-            Ok(Ok(None)) => {
-                println!("height {height}: our key is not in the validator set; not signing");
-                return;
+        let cached = self.seen().validator_index;
+        let lookup = self.clone().refresh_validator_index();
+        let index = match cached {
+            Some(index) => {
+                // Refreshed for the next height while this one is signed.
+                tokio::spawn(lookup);
+                index
             }
-            Ok(Err(e)) => {
-                println!("height {height}: no validator set: {e}");
-                return;
-            }
-            Err(e) => {
-                println!("height {height}: validator set lookup failed: {e}");
-                return;
-            }
+            None => match lookup.await {
+                Some(index) => index,
+                None => {
+                    println!("height {height}: our key is not in the validator set; not signing");
+                    return;
+                }
+            },
         };
         let mut votes = Vec::new();
         for kind in [VoteKind::Prevote, VoteKind::Precommit] {
@@ -316,6 +318,28 @@ impl Peer {
                 self.publish_vote(vote).await;
             }
         }
+    }
+
+    /// Looks the equivocating key up in the current set and caches the
+    /// answer; `None` when it is not a member (or the lookup failed).
+    async fn refresh_validator_index(self) -> Option<ValidatorIndex> {
+        let validator = self.validator.clone()?;
+        let rpc_addr = validator.1;
+        let public = validator.0.verifying_key();
+        let found = tokio::task::spawn_blocking(move || validator_index(rpc_addr, &public)).await;
+        let index = match found {
+            Ok(Ok(index)) => index,
+            Ok(Err(e)) => {
+                println!("no validator set: {e}");
+                None
+            }
+            Err(e) => {
+                println!("validator set lookup failed: {e}");
+                None
+            }
+        };
+        self.seen().validator_index = index;
+        index
     }
 
     /// Votes for the proposal signed by the outsider under the indices of
