@@ -37,6 +37,10 @@ pub struct StorageUpdate {
 pub struct StateUpdate {
     /// Changed accounts with their new storage roots; `None` deletes.
     pub accounts: Vec<(Address, Option<TrieAccount>)>,
+    /// The flat record (RLP) each of `accounts` had before the block, in
+    /// the same order: the history changeset, read once with the trie work
+    /// instead of again at commit.
+    pub(crate) prior_records: Vec<Option<Vec<u8>>>,
     /// Changed storage.
     pub storage: Vec<StorageUpdate>,
     /// New bytecode by hash.
@@ -139,9 +143,10 @@ pub fn compute_state_update(
         .collect();
     addresses.sort_unstable();
     addresses.dedup();
-    let prior: Vec<Option<TrieAccount>> = addresses
+    let prior_records = store.account_records(&addresses)?;
+    let prior: Vec<Option<TrieAccount>> = prior_records
         .iter()
-        .map(|a| store.account(*a))
+        .map(|record| record.as_deref().map(Store::decode_account).transpose())
         .collect::<StoreResult<_>>()?;
 
     // A destroyed account's storage goes with it, even if the executor did
@@ -215,6 +220,7 @@ pub fn compute_state_update(
     storage.sort_unstable_by_key(|s| s.address);
     Ok(StateUpdate {
         accounts: new_accounts,
+        prior_records,
         storage,
         code,
         account_trie,

@@ -117,8 +117,16 @@ impl Store {
             return Ok(());
         }
         let (account_changes, account_history) = (self.cf(HISTORY), self.cf(HISTORY));
-        for (address, _) in &state.accounts {
-            let previous = self.get(ACCOUNTS, address.as_slice())?.unwrap_or_default();
+        // The flat records were read when the update was computed, against
+        // this same head (the block extends it); read again only for an
+        // update that did not carry them.
+        let carried = state.prior_records.len() == state.accounts.len();
+        for (i, (address, _)) in state.accounts.iter().enumerate() {
+            let previous = match carried {
+                true => state.prior_records[i].clone(),
+                false => self.get(ACCOUNTS, address.as_slice())?,
+            }
+            .unwrap_or_default();
             batch.put_cf(
                 account_changes,
                 account_change_key(number, address),
