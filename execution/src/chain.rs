@@ -106,6 +106,19 @@ impl Chain {
     /// Checks and executes `block` on top of the head without writing
     /// anything: the result commits with [`Chain::commit`].
     pub fn execute(&self, block: Block) -> Result<ExecutedBlock, BlockError> {
+        self.execute_with_senders(block, &[])
+    }
+
+    /// [`Chain::execute`], taking the senders already known: `known[i]`,
+    /// when given, is the sender of transaction `i`, recovered earlier from
+    /// the same signed bytes (the txpool, which holds transactions by their
+    /// hash, knows most of a proposal's). Only the others are recovered.
+    /// A shorter `known` leaves the rest to recover.
+    pub fn execute_with_senders(
+        &self,
+        block: Block,
+        known: &[Option<Address>],
+    ) -> Result<ExecutedBlock, BlockError> {
         let _head = self.store.head_guard();
         let header = &block.header;
         let hash = header.hash_slow();
@@ -129,7 +142,8 @@ impl Chain {
         let spec = self.spec();
         validation::validate_header(spec, &parent, header).map_err(invalid)?;
         validation::validate_body(spec, header, &block.body).map_err(invalid)?;
-        let senders = recover_senders(spec, header, &block.body.transactions).map_err(invalid)?;
+        let senders =
+            recover_senders_with(spec, header, &block.body.transactions, known).map_err(invalid)?;
         let output = self
             .executor
             .execute(&self.store, &block, &senders)
@@ -319,11 +333,25 @@ pub fn recover_senders(
     header: &Header,
     transactions: &[TxEnvelope],
 ) -> Result<Vec<Address>, String> {
+    recover_senders_with(spec, header, transactions, &[])
+}
+
+/// [`recover_senders`], except for the transactions whose sender `known`
+/// gives (by index).
+fn recover_senders_with(
+    spec: &ChainSpec,
+    header: &Header,
+    transactions: &[TxEnvelope],
+    known: &[Option<Address>],
+) -> Result<Vec<Address>, String> {
     let homestead = spec.is_homestead_active_at_block(header.number);
     transactions
         .par_iter()
         .enumerate()
         .map(|(index, tx)| {
+            if let Some(Some(sender)) = known.get(index) {
+                return Ok(*sender);
+            }
             let sender = if homestead {
                 tx.recover_signer()
             } else {

@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use alloy_primitives::B256;
+use alloy_primitives::{Address, B256};
 use outrigger_consensus::{AppError, Application, EpochValidators, TransactionVerdict, codec};
 use outrigger_consensus_core::{Validator, VerifyingKey};
 use outrigger_execution::{Block, BlockError, ExecutedBlock, txpool::validate_stateless};
@@ -131,7 +131,18 @@ impl Application for ChainApp {
             );
             return Ok(false);
         }
-        match self.state.chain.execute(block.clone()) {
+        // The pool recovered the senders of the transactions it holds
+        // when they arrived; the proposal's are mostly those.
+        let known: Vec<Option<Address>> = {
+            let pool = self.state.pool.lock();
+            block
+                .body
+                .transactions
+                .iter()
+                .map(|tx| pool.get(tx.tx_hash()).map(|pooled| pooled.signer()))
+                .collect()
+        };
+        match self.state.chain.execute_with_senders(block.clone(), &known) {
             Ok(executed) => {
                 self.keep(executed);
                 Ok(true)
