@@ -9,11 +9,15 @@
 //!
 //! # Topics
 //!
-//! Gossipsub topics are named `/outrigger/{chain_id}/{name}/1` for each
-//! [`Topic`]: `proposals`, `votes`, `transactions`, `decisions`. Every
-//! message is signed by its author's p2p key (`MessageAuthenticity::Signed`,
-//! `ValidationMode::Strict`) and identified by the SHA-256 of its topic and
-//! payload, so the same payload is one message whoever publishes it.
+//! Gossipsub topics are named `/outrigger/{chain_id}/{name}/2` for each
+//! [`Topic`]: `proposals`, `votes`, `transactions`, `decisions`. Messages
+//! are not signed by a p2p key (`MessageAuthenticity::Anonymous`,
+//! `ValidationMode::Anonymous`, as Ethereum's consensus layer does): each
+//! payload carries its own signatures, checked by the application, and a
+//! misbehaving message is charged to the peer that sent it over its
+//! authenticated connection. A message is identified by the SHA-256 of its
+//! topic and payload, so the same payload is one message whoever publishes
+//! it. Version 1 of the topics carried signed messages.
 //!
 //! # Addresses
 //!
@@ -130,9 +134,9 @@ impl Topic {
         }
     }
 
-    /// The gossipsub topic name on `chain_id`: `/outrigger/{chain_id}/{name}/1`.
+    /// The gossipsub topic name on `chain_id`: `/outrigger/{chain_id}/{name}/2`.
     pub fn full_name(self, chain_id: u64) -> String {
-        format!("/outrigger/{chain_id}/{}/1", self.name())
+        format!("/outrigger/{chain_id}/{}/2", self.name())
     }
 
     pub(crate) fn ident(self, chain_id: u64) -> libp2p::gossipsub::IdentTopic {

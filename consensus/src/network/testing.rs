@@ -143,16 +143,15 @@ struct GarbageBehaviour {
 pub fn spawn_garbage_peer(config: GarbageConfig) -> Result<GarbagePeer, NetworkError> {
     let keypair = Keypair::generate_ed25519();
     let gossip_config = gossipsub::ConfigBuilder::default()
-        .validation_mode(gossipsub::ValidationMode::Permissive)
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
+        .message_id_fn(super::behaviour::message_id)
         // Big enough to send anything the victim might refuse.
         .max_transmit_size(config.limits.max() * 4 + 4096)
         .build()
         .map_err(|e| NetworkError::Config(format!("gossipsub: {e}")))?;
-    let gossipsub = gossipsub::Behaviour::new(
-        gossipsub::MessageAuthenticity::Signed(keypair.clone()),
-        gossip_config,
-    )
-    .map_err(|e| NetworkError::Config(format!("gossipsub: {e}")))?;
+    let gossipsub =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+            .map_err(|e| NetworkError::Config(format!("gossipsub: {e}")))?;
     let protocol = StreamProtocol::try_from_owned(protocol_name(config.chain_id))
         .map_err(|e| NetworkError::Config(e.to_string()))?;
     let sync = request_response::Behaviour::with_codec(
