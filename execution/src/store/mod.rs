@@ -121,6 +121,9 @@ pub struct Store {
     /// Commits take it for writing; executions on the head for reading,
     /// so the head state cannot change under an execution.
     commit_lock: RwLock<()>,
+    /// The head block's header, as last committed: read on every RPC
+    /// request, so kept decoded instead of read and decoded each time.
+    head: RwLock<Option<Header>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -169,12 +172,23 @@ impl Store {
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
-        Ok(Self {
+        let store = Self {
             db,
             sync_writes: config.sync_writes,
             history_blocks: config.history_blocks,
             commit_lock: RwLock::new(()),
-        })
+            head: RwLock::new(None),
+        };
+        let head = match store.stored_head_number()? {
+            Some(number) => Some(
+                store
+                    .header(number)?
+                    .ok_or_else(|| corrupt("head", format!("no header for block #{number}")))?,
+            ),
+            None => None,
+        };
+        *store.head.write() = head;
+        Ok(store)
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {
@@ -189,6 +203,10 @@ impl Store {
 
     /// The number of the last committed block, `None` before genesis.
     pub fn head_number(&self) -> StoreResult<Option<u64>> {
+        Ok(self.head.read().as_ref().map(|h| h.number))
+    }
+
+    fn stored_head_number(&self) -> StoreResult<Option<u64>> {
         self.get(META, HEAD_KEY)?
             .map(|bytes| {
                 let bytes: [u8; 8] = bytes
@@ -201,10 +219,7 @@ impl Store {
 
     /// The header of the last committed block.
     pub fn head(&self) -> StoreResult<Option<Header>> {
-        match self.head_number()? {
-            Some(number) => self.header(number),
-            None => Ok(None),
-        }
+        Ok(self.head.read().clone())
     }
 
     /// The canonical header at `number`.
@@ -429,6 +444,7 @@ impl Store {
         let mut options = WriteOptions::default();
         options.set_sync(self.sync_writes);
         self.db.write_opt(batch, &options)?;
+        *self.head.write() = Some(header.clone());
         Ok(())
     }
 
