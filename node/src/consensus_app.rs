@@ -5,7 +5,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_rlp::Decodable as _;
 use outrigger_consensus::{AppError, Application, EpochValidators, TransactionVerdict, codec};
 use outrigger_consensus_core::{Validator, VerifyingKey};
 use outrigger_execution::{Block, BlockError, ExecutedBlock, txpool::validate_stateless};
@@ -13,6 +14,39 @@ use parking_lot::Mutex;
 use tracing::{debug, warn};
 
 use crate::{node::NodeState, sealer};
+
+/// Transactions in one gossip message at most.
+pub const TX_GOSSIP_BATCH_MAX: usize = 256;
+
+/// Bytes of transactions a relay puts in one gossip message, unless a
+/// single transaction is larger (it then goes alone).
+pub const TX_GOSSIP_BATCH_BYTES: usize = 64 * 1024;
+
+/// A gossip message of transactions: the RLP list of their EIP-2718
+/// encodings. One message per transaction cost every peer the framing,
+/// encryption and bookkeeping of a message for each.
+pub fn encode_tx_batch(txs: &[Bytes]) -> Vec<u8> {
+    let mut out = Vec::new();
+    alloy_rlp::encode_list::<Bytes, Bytes>(txs, &mut out);
+    out
+}
+
+/// Reads a gossip message of [`encode_tx_batch`]: a non-empty list of at
+/// most [`TX_GOSSIP_BATCH_MAX`] transactions, nothing after it.
+pub fn decode_tx_batch(mut bytes: &[u8]) -> Result<Vec<Bytes>, String> {
+    let txs =
+        Vec::<Bytes>::decode(&mut bytes).map_err(|e| format!("not a transaction list: {e}"))?;
+    if !bytes.is_empty() {
+        return Err(format!("{} bytes after the transaction list", bytes.len()));
+    }
+    if txs.is_empty() || txs.len() > TX_GOSSIP_BATCH_MAX {
+        return Err(format!(
+            "{} transactions in one message; 1 to {TX_GOSSIP_BATCH_MAX} are allowed",
+            txs.len()
+        ));
+    }
+    Ok(txs)
+}
 
 /// Executed blocks kept for commit: the proposals of one height (at most
 /// two per round are valid; this bounds what an attack can pin).
@@ -204,17 +238,34 @@ impl Application for ChainApp {
     }
 
     fn on_transaction(&self, bytes: &[u8]) -> TransactionVerdict {
-        let rules = self.state.pool.lock().validation_rules();
-        let tx = match validate_stateless(bytes, &rules) {
-            Ok((tx, _)) => tx,
+        let batch = match decode_tx_batch(bytes) {
+            Ok(batch) => batch,
             Err(error) => {
-                debug!(target: "txpool", %error, "rejected a gossiped transaction");
+                debug!(target: "txpool", %error, "rejected a gossiped transaction batch");
                 return TransactionVerdict::Rejected;
             }
         };
-        match crate::rpc::pool_validated(&self.state, tx) {
-            Ok(_) => TransactionVerdict::Accepted,
-            Err(_) => TransactionVerdict::Ignored,
+        let rules = self.state.pool.lock().validation_rules();
+        // Every transaction must pass the stateless checks (the relaying
+        // peer made them too) before any enters the pool.
+        let mut txs = Vec::with_capacity(batch.len());
+        for bytes in &batch {
+            match validate_stateless(bytes, &rules) {
+                Ok((tx, _)) => txs.push(tx),
+                Err(error) => {
+                    debug!(target: "txpool", %error, "rejected a gossiped transaction");
+                    return TransactionVerdict::Rejected;
+                }
+            }
+        }
+        let mut accepted = false;
+        for tx in txs {
+            accepted |= crate::rpc::pool_validated(&self.state, tx).is_ok();
+        }
+        if accepted {
+            TransactionVerdict::Accepted
+        } else {
+            TransactionVerdict::Ignored
         }
     }
 
@@ -255,5 +306,43 @@ impl Application for ChainApp {
 
     fn on_evidence(&self, evidence: Vec<u8>) {
         self.state.evidence.add(&self.state, evidence);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::Bytes;
+
+    use super::{TX_GOSSIP_BATCH_MAX, decode_tx_batch, encode_tx_batch};
+
+    #[test]
+    fn transaction_batches_round_trip_and_bad_ones_are_refused() {
+        let txs = vec![
+            Bytes::from_static(&[2, 1, 2, 3]),
+            Bytes::from(vec![0xf8; 300]),
+        ];
+        assert_eq!(decode_tx_batch(&encode_tx_batch(&txs)).unwrap(), txs);
+
+        let empty = encode_tx_batch(&[]);
+        assert!(
+            decode_tx_batch(&empty)
+                .unwrap_err()
+                .contains("0 transactions")
+        );
+        let many = vec![Bytes::from_static(&[1]); TX_GOSSIP_BATCH_MAX + 1];
+        assert!(
+            decode_tx_batch(&encode_tx_batch(&many))
+                .unwrap_err()
+                .contains("257")
+        );
+        let mut trailing = encode_tx_batch(&txs);
+        trailing.push(0);
+        assert!(
+            decode_tx_batch(&trailing)
+                .unwrap_err()
+                .contains("1 bytes after")
+        );
+        // A bare transaction (what version 1 of the topic carried) is not a list.
+        assert!(decode_tx_batch(&[2, 1, 2, 3]).is_err());
     }
 }

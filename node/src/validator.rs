@@ -4,7 +4,7 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, Bytes};
 use eyre::Context as _;
 use outrigger_consensus::{
     EngineConfig, EngineHandle, EngineMetrics, SyncConfig,
@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use crate::{
     config::{NodeConfig, Role},
-    consensus_app::ChainApp,
+    consensus_app::{ChainApp, TX_GOSSIP_BATCH_BYTES, TX_GOSSIP_BATCH_MAX, encode_tx_batch},
     keys::ValidatorKey,
     node::NodeState,
 };
@@ -227,9 +227,31 @@ pub async fn start(
     });
     let relay_network = network.clone();
     let relay = tokio::spawn(async move {
-        while let Some(tx) = tx_gossip.recv().await {
-            if let Err(error) = relay_network.publish(Topic::Transactions, tx).await {
-                warn!(target: "p2p", %error, "gossiping a transaction failed");
+        // What queued up behind the first transaction goes in the same
+        // message; an idle relay sends each at once.
+        let mut carried: Option<Vec<u8>> = None;
+        loop {
+            let first = match carried.take() {
+                Some(tx) => tx,
+                None => match tx_gossip.recv().await {
+                    Some(tx) => tx,
+                    None => break,
+                },
+            };
+            let mut bytes = first.len();
+            let mut batch = vec![Bytes::from(first)];
+            while batch.len() < TX_GOSSIP_BATCH_MAX {
+                let Ok(tx) = tx_gossip.try_recv() else { break };
+                if bytes + tx.len() > TX_GOSSIP_BATCH_BYTES {
+                    carried = Some(tx);
+                    break;
+                }
+                bytes += tx.len();
+                batch.push(Bytes::from(tx));
+            }
+            let message = encode_tx_batch(&batch);
+            if let Err(error) = relay_network.publish(Topic::Transactions, message).await {
+                warn!(target: "p2p", %error, count = batch.len(), "gossiping transactions failed");
             }
         }
     });

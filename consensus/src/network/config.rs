@@ -73,7 +73,8 @@ pub struct GossipLimits {
     pub proposal_bytes_max: usize,
     /// A signed vote. Default 1 KiB.
     pub vote_bytes_max: usize,
-    /// One transaction. Default 128 KiB.
+    /// A message of transactions. Default 128 KiB + 1 KiB: a transaction
+    /// of the txpool's default largest size fits with its list framing.
     pub transaction_bytes_max: usize,
     /// A decision: a block hash with its commit certificate. Default 64 KiB.
     pub decision_bytes_max: usize,
@@ -84,7 +85,7 @@ impl Default for GossipLimits {
         Self {
             proposal_bytes_max: 4 * 1024 * 1024,
             vote_bytes_max: 1024,
-            transaction_bytes_max: 128 * 1024,
+            transaction_bytes_max: 129 * 1024,
             decision_bytes_max: 64 * 1024,
         }
     }

@@ -30,7 +30,7 @@
 //! # Limits
 //!
 //! - Gossip payloads: per topic, [`GossipLimits`] (defaults: proposals 4 MiB,
-//!   votes 1 KiB, transactions 128 KiB, decisions 64 KiB). Publishing more is
+//!   votes 1 KiB, transactions 129 KiB, decisions 64 KiB). Publishing more is
 //!   an error; receiving more rejects the message and costs the sender.
 //! - Sync: requests are a few bytes; a response is at most
 //!   [`NetworkConfig::sync_response_bytes_max`] (default 16 MiB), checked
