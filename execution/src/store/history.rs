@@ -332,6 +332,9 @@ impl Store {
     /// Availability is checked once, after reading: a value read while the
     /// block was outside the window (or became so) is never returned.
     pub fn account_at(&self, address: Address, number: u64) -> StoreResult<Option<TrieAccount>> {
+        if let Some(value) = self.read_at_head(number, || self.account(address))? {
+            return Ok(value);
+        }
         let flat = self.account(address)?;
         let value = match self.first_change_after(ACCOUNT_INDEX, address.as_slice(), number)? {
             None => flat,
@@ -356,6 +359,9 @@ impl Store {
     /// The value of `slot` in `address`'s storage after block `number`,
     /// checked as [`Store::account_at`] is.
     pub fn storage_at(&self, address: Address, slot: B256, number: u64) -> StoreResult<U256> {
+        if let Some(value) = self.read_at_head(number, || self.storage(address, slot))? {
+            return Ok(value);
+        }
         let flat = self.storage(address, slot)?;
         let value =
             match self.first_change_after(STORAGE_INDEX, &storage_key(&address, &slot), number)? {

@@ -8,11 +8,15 @@
 //! state of recent blocks is read through changesets (`history`).
 //! [`StateReader`] serves either to revm.
 
+mod code_cache;
 mod history;
 mod reader;
 pub(crate) mod schema;
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::{Decodable2718, Encodable2718};
@@ -20,6 +24,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use parking_lot::{RwLock, RwLockReadGuard};
+use revm::bytecode::Bytecode;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
     WriteOptions,
@@ -30,6 +35,7 @@ pub use reader::{AccountProof, StateReader, StorageProof};
 use crate::{
     block::{Block, ExecutedBlock},
     state::StateUpdate,
+    store::code_cache::{CODE_CACHE_BYTES, CodeCache},
     system::{EpochSet, ValidatorEntry},
     trie::{NodeReader, TrieError},
 };
@@ -124,6 +130,12 @@ pub struct Store {
     /// The head block's header, as last committed: read on every RPC
     /// request, so kept decoded instead of read and decoded each time.
     head: RwLock<Option<Header>>,
+    /// Counts commit writes, odd while one is under way: a reader of the
+    /// head state checks it did not move while reading (a seqlock), so
+    /// reads at the head skip the history lookups without taking a lock.
+    commit_seq: AtomicU64,
+    /// Analysed bytecode of recently executed contracts.
+    code_cache: CodeCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -178,6 +190,8 @@ impl Store {
             history_blocks: config.history_blocks,
             commit_lock: RwLock::new(()),
             head: RwLock::new(None),
+            commit_seq: AtomicU64::new(0),
+            code_cache: CodeCache::new(CODE_CACHE_BYTES),
         };
         let head = match store.stored_head_number()? {
             Some(number) => Some(
@@ -222,8 +236,31 @@ impl Store {
         Ok(self.head.read().clone())
     }
 
+    /// `read` of the flat (head) state, if block `number` is the head
+    /// throughout the read; `None` if it is not the head or a commit ran
+    /// meanwhile (then the caller reads through the history instead).
+    pub(crate) fn read_at_head<T>(
+        &self,
+        number: u64,
+        read: impl FnOnce() -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let before = self.commit_seq.load(Ordering::Acquire);
+        if before % 2 == 1 || self.head_number()? != Some(number) {
+            return Ok(None);
+        }
+        let value = read()?;
+        // The reads above happen before the second look at the counter.
+        std::sync::atomic::fence(Ordering::Acquire);
+        Ok((self.commit_seq.load(Ordering::Relaxed) == before).then_some(value))
+    }
+
     /// The canonical header at `number`.
     pub fn header(&self, number: u64) -> StoreResult<Option<Header>> {
+        if let Some(head) = self.head.read().as_ref()
+            && head.number == number
+        {
+            return Ok(Some(head.clone()));
+        }
         self.get(HEADERS, &number_key(number))?
             .map(|rlp| Header::decode(&mut rlp.as_slice()).map_err(|e| corrupt("header", e)))
             .transpose()
@@ -360,6 +397,20 @@ impl Store {
         Ok(self.get(CODE, hash.as_slice())?.map(Bytes::from))
     }
 
+    /// The bytecode with `hash`, analysed for execution (jump destinations),
+    /// from the cache of recently executed code when there.
+    pub fn bytecode(&self, hash: B256) -> StoreResult<Option<Bytecode>> {
+        if let Some(code) = self.code_cache.get(&hash) {
+            return Ok(Some(code));
+        }
+        let Some(raw) = self.code(hash)? else {
+            return Ok(None);
+        };
+        let code = Bytecode::new_raw_checked(raw).map_err(|e| corrupt("code", e))?;
+        self.code_cache.insert(hash, code.clone());
+        Ok(Some(code))
+    }
+
     /// Reads the head state for revm and for proofs.
     pub fn state(&self) -> StateReader<'_> {
         StateReader::new(self, None)
@@ -370,8 +421,14 @@ impl Store {
     /// kept, the reader stays on `number` even if blocks are committed while
     /// it reads.
     pub fn state_at(&self, number: u64) -> StoreResult<StateReader<'_>> {
-        if self.history_blocks == 0 && self.head_number()? == Some(number) {
-            return Ok(self.state());
+        if self.head_number()? == Some(number) {
+            // The head's state is always there; without history the reader
+            // follows the head (see the reads of `StateReader`).
+            return Ok(if self.history_blocks == 0 {
+                self.state()
+            } else {
+                StateReader::new(self, Some(number))
+            });
         }
         self.check_state_available(number)?;
         Ok(StateReader::new(self, Some(number)))
@@ -443,9 +500,13 @@ impl Store {
         self.put_state(&mut batch, &executed.state);
         let mut options = WriteOptions::default();
         options.set_sync(self.sync_writes);
-        self.db.write_opt(batch, &options)?;
-        *self.head.write() = Some(header.clone());
-        Ok(())
+        self.commit_seq.fetch_add(1, Ordering::AcqRel);
+        let written = self.db.write_opt(batch, &options);
+        if written.is_ok() {
+            *self.head.write() = Some(header.clone());
+        }
+        self.commit_seq.fetch_add(1, Ordering::Release);
+        Ok(written?)
     }
 
     fn put_block(&self, batch: &mut WriteBatch, executed: &ExecutedBlock) {

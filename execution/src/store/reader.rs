@@ -261,11 +261,9 @@ impl DatabaseRef for StateReader<'_> {
         if code_hash == KECCAK_EMPTY {
             return Ok(Bytecode::default());
         }
-        let code = self
-            .store
-            .code(code_hash)?
-            .ok_or_else(|| corrupt("code", format!("bytecode {code_hash} is missing")))?;
-        Bytecode::new_raw_checked(code).map_err(|e| corrupt("code", e))
+        self.store
+            .bytecode(code_hash)?
+            .ok_or_else(|| corrupt("code", format!("bytecode {code_hash} is missing")))
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, StoreError> {

@@ -220,3 +220,42 @@ fn history_survives_reopen_and_can_be_turned_off() {
     assert_eq!(node.store().oldest_state().unwrap(), Some(4));
     assert!(node.store().state_at(3).is_err());
 }
+
+#[test]
+fn a_reader_of_the_head_stays_on_its_block_after_the_next_commit() {
+    let alice = key(1);
+    let bob = Address::repeat_byte(0xb0);
+    let genesis = genesis_json(&[(alice.address(), U256::from(100 * ETH))]);
+    let node = TestChain::with_history(&genesis, 4);
+    let transfer = |nonce: u64| {
+        eip1559(
+            &alice,
+            nonce,
+            TxKind::Call(bob),
+            U256::from(7),
+            Bytes::new(),
+            21_000,
+        )
+    };
+    node.build(vec![transfer(0)]);
+    let store = node.store();
+    let head = store.head_number().unwrap().unwrap();
+    let reader = store.state_at(head).unwrap();
+    let bob_balance = |reader: &outrigger_execution::store::StateReader<'_>| {
+        reader.account(bob).unwrap().map(|a| a.balance)
+    };
+    // Read at the head (the flat state), then again after the head moved
+    // (through the history): the same block's value both times.
+    assert_eq!(bob_balance(&reader), Some(U256::from(7)));
+    node.build(vec![transfer(1)]);
+    assert_eq!(bob_balance(&reader), Some(U256::from(7)));
+    assert_eq!(
+        bob_balance(&store.state_at(head + 1).unwrap()),
+        Some(U256::from(14))
+    );
+    assert_eq!(
+        store.header(head + 1).unwrap(),
+        store.head().unwrap(),
+        "the head's header read by number is the head's"
+    );
+}
