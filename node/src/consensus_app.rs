@@ -61,6 +61,9 @@ pub struct ChainApp {
     state: Arc<NodeState>,
     genesis_hash: [u8; 32],
     executed: Mutex<HashMap<B256, ExecutedBlock>>,
+    /// The last epoch's decoded set, by epoch number: the engine asks every
+    /// height, and a stored set never changes once its epoch is fixed.
+    last_epoch: Mutex<Option<(u64, EpochValidators)>>,
 }
 
 impl ChainApp {
@@ -70,6 +73,7 @@ impl ChainApp {
             state,
             genesis_hash: genesis_hash.0,
             executed: Mutex::new(HashMap::new()),
+            last_epoch: Mutex::new(None),
         }
     }
 
@@ -282,6 +286,11 @@ impl Application for ChainApp {
         if first_height > head + 1 {
             return Ok(None);
         }
+        if let Some((cached, validators)) = self.last_epoch.lock().as_ref()
+            && *cached == epoch
+        {
+            return Ok(Some(validators.clone()));
+        }
         let set = store
             .epoch_set(epoch)
             .map_err(fatal)?
@@ -298,10 +307,12 @@ impl Application for ChainApp {
                     .map_err(|e| AppError::Fatal(format!("stored validator key {}: {e}", v.key)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(EpochValidators {
+        let validators = EpochValidators {
             first_height,
             validators,
-        }))
+        };
+        *self.last_epoch.lock() = Some((epoch, validators.clone()));
+        Ok(Some(validators))
     }
 
     fn on_evidence(&self, evidence: Vec<u8>) {

@@ -53,7 +53,7 @@ mod gossip;
 mod sync;
 
 use crate::{
-    app::{AppError, Application},
+    app::{AppError, Application, EpochValidators},
     codec::{self, ProposalMessage},
     metrics::EngineMetrics,
     network::{NetworkEvent, NetworkHandle, PeerId, Status, Topic},
@@ -277,18 +277,29 @@ pub fn spawn(
 /// their proposer priorities advanced once per height since the epoch
 /// began (since height 1 in epoch 0). `None` while the set is not fixed.
 fn set_of(app: &dyn Application, height: u64) -> Result<Option<(u64, ValidatorSet)>, EngineError> {
-    let Some(epoch) = app
-        .validators(height)
-        .map_err(|e| EngineError::App(e.to_string()))?
-    else {
-        return Ok(None);
-    };
+    epoch_of(app, height)?
+        .map(|epoch| epoch_set_at(epoch, height))
+        .transpose()
+}
+
+/// The validators of the epoch `height` falls in, as the app stores them
+/// (`None` while that epoch's set is not fixed).
+fn epoch_of(app: &dyn Application, height: u64) -> Result<Option<EpochValidators>, EngineError> {
+    app.validators(height)
+        .map_err(|e| EngineError::App(e.to_string()))
+}
+
+/// `epoch`'s set as of `height`: its priorities advanced once per height
+/// since the epoch began. The work grows with the heights since then, so
+/// the engine calls it on entering an epoch (or at start), and steps the
+/// set it holds one height at a time otherwise.
+fn epoch_set_at(epoch: EpochValidators, height: u64) -> Result<(u64, ValidatorSet), EngineError> {
     let mut set = ValidatorSet::new(epoch.validators)
         .map_err(|e| EngineError::Config(format!("the validator set of block #{height}: {e}")))?;
     for _ in epoch.first_height.max(1)..height {
         set = set.for_next_height();
     }
-    Ok(Some((epoch.first_height, set)))
+    Ok((epoch.first_height, set))
 }
 
 struct Engine {
@@ -410,11 +421,11 @@ impl Engine {
         self.blocks.retain(|_, (h, _)| *h == height);
         self.awaiting_block.clear();
         self.next_validators = match height.next() {
-            Some(next) => match set_of(self.app.as_ref(), next.0)? {
-                Some((start, _)) if start == self.epoch_start => {
+            Some(next) => match epoch_of(self.app.as_ref(), next.0)? {
+                Some(epoch) if epoch.first_height == self.epoch_start => {
                     Some(self.validators.for_next_height())
                 }
-                Some((_, set)) => Some(set),
+                Some(epoch) => Some(epoch_set_at(epoch, next.0)?.1),
                 None => None,
             },
             None => None,
@@ -604,15 +615,16 @@ impl Engine {
         if next <= self.core.height() {
             return Ok(());
         }
-        let (start, set) = set_of(self.app.as_ref(), next.0)?
+        let epoch = epoch_of(self.app.as_ref(), next.0)?
             .ok_or_else(|| EngineError::App(format!("no validator set for block #{next}")))?;
-        if start == self.epoch_start && self.validators_height < next {
+        if epoch.first_height == self.epoch_start && self.validators_height < next {
             // The same epoch: the set is the one we have, a few heights on.
             while self.validators_height < next {
                 self.validators = self.validators.for_next_height();
                 self.validators_height = Height(self.validators_height.0 + 1);
             }
         } else {
+            let (start, set) = epoch_set_at(epoch, next.0)?;
             if start != self.epoch_start {
                 info!(
                     target: "consensus",
