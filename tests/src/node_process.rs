@@ -46,11 +46,22 @@ pub fn target_profile_dir() -> PathBuf {
     }
 }
 
-/// A free loopback address (the port may be taken again by the time it is
-/// used, rarely enough for tests).
+/// A free loopback address, never one this process handed out before (the
+/// kernel may give the same ephemeral port to two binds in a row once the
+/// first listener is dropped, and a node then finds its metrics and p2p
+/// ports equal). Another process may still take it before it is used,
+/// rarely enough for tests.
 pub fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local addr")
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local addr");
+        if !handed_out.contains(&addr.port()) {
+            handed_out.push(addr.port());
+            return addr;
+        }
+    }
 }
 
 /// A running node.
