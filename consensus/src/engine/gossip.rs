@@ -261,7 +261,11 @@ impl Engine {
                         return Ok(());
                     }
                 };
-                if certificate.height != self.core.height() {
+                // Another height's, or one this node already decided: it
+                // has nothing to teach, so it is not verified (an ed25519
+                // batch per peer per height) nor relayed; every validator
+                // publishes its own decision once it commits.
+                if certificate.height != self.core.height() || self.core.decision().is_some() {
                     self.verdict(id, Verdict::Ignore);
                     return Ok(());
                 }
