@@ -94,3 +94,86 @@ fn kill_nine_during_commits_never_leaves_a_half_written_block() {
     }
     assert!(head > 0, "the commit loop never committed a block");
 }
+
+/// The last `signed H R S` line a child printed before it was killed.
+fn last_signed_line(
+    stdout: std::process::ChildStdout,
+) -> std::thread::JoinHandle<Option<(u64, u32, u8)>> {
+    std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| {
+                let mut words = l.strip_prefix("signed ")?.split(' ');
+                Some((
+                    words.next()?.parse().ok()?,
+                    words.next()?.parse().ok()?,
+                    words.next()?.parse().ok()?,
+                ))
+            })
+            .last()
+    })
+}
+
+/// `kill -9` at random points while a validator's WAL is appended to (and
+/// now and then rewritten): every reopen holds at least the last signature
+/// the child reported, its messages are all of that height and in order,
+/// and signing goes on from there.
+#[test]
+fn kill_nine_during_wal_appends_never_loses_a_reported_signature() {
+    use outrigger_consensus::wal::Wal;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut delay_ms: u64 = 40;
+    let mut last = None;
+    for round in 0..ROUNDS * 2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_outrigger-wal-loop"))
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start WAL loop");
+        let reader = last_signed_line(child.stdout.take().expect("piped stdout"));
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        delay_ms = 40 + (delay_ms * 7919 + round * 104_729) % 400;
+        child.kill().expect("kill -9");
+        child.wait().expect("reap child");
+        let reported = reader.join().expect("reader thread");
+
+        let wal = Wal::open(dir.path()).expect("the WAL reopens after kill -9");
+        let record = wal.record();
+        let signed = record
+            .last_signed
+            .map(|l| (l.height.0, l.round.0, l.step as u8));
+        assert!(
+            signed >= reported && signed >= last,
+            "reopened at {signed:?}; the child reported {reported:?}, the run before ended at {last:?}"
+        );
+        let positions: Vec<(u64, u32, u8)> = record
+            .messages
+            .iter()
+            .map(|m| {
+                (
+                    u64::from_be_bytes(m[..8].try_into().unwrap()),
+                    u32::from_be_bytes(m[8..12].try_into().unwrap()),
+                    m[12],
+                )
+            })
+            .collect();
+        assert!(
+            positions.is_sorted(),
+            "messages out of order: {positions:?}"
+        );
+        assert!(
+            positions
+                .iter()
+                .all(|p| Some(p.0) == signed.map(|s| s.0) && Some(*p) <= signed),
+            "messages {positions:?} do not belong to {signed:?}"
+        );
+        last = signed;
+        assert!(Instant::now() < deadline, "crash test over its time budget");
+    }
+    let (height, ..) = last.expect("the WAL loop never signed");
+    assert!(height > 1, "the WAL loop never got past its first height");
+}
