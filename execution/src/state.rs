@@ -150,12 +150,18 @@ pub fn compute_state_update(
         .collect::<StoreResult<_>>()?;
 
     // A destroyed account's storage goes with it, even if the executor did
-    // not list a wipe.
+    // not list a wipe. A wipe of an account that had no storage is dropped:
+    // there is nothing to delete, and revm lists one for every account a
+    // block creates (each would leave range deletions in the store that
+    // every later read of storage has to step over).
     for (address, before) in addresses.iter().zip(&prior) {
         let destroyed = matches!(account_changes.get(address), Some(None));
         let had_storage = before
             .as_ref()
             .is_some_and(|a| a.storage_root != EMPTY_ROOT_HASH);
+        if !had_storage && let Some(update) = storage_changes.get_mut(address) {
+            update.wipe = false;
+        }
         if destroyed && had_storage {
             let update = storage_changes
                 .entry(*address)

@@ -225,3 +225,42 @@ proptest! {
         }
     }
 }
+
+/// revm lists a storage wipe for every account a block creates. For an
+/// account that had no storage the wipe is dropped: it would change nothing
+/// but leave range deletions in the store for every later read to step over.
+#[test]
+fn a_wipe_of_an_account_without_storage_writes_nothing_for_its_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let created = AccountChange {
+        nonce: 0,
+        balance: U256::from(7),
+        code_hash: KECCAK_EMPTY,
+    };
+    let changes = StateChanges {
+        accounts: vec![
+            (address(1), Some(created.clone())),
+            (address(2), Some(created)),
+        ],
+        storage: vec![
+            StorageUpdate {
+                address: address(1),
+                wipe: true,
+                slots: Vec::new(),
+            },
+            StorageUpdate {
+                address: address(2),
+                wipe: true,
+                slots: vec![(slot(3), U256::from(9))],
+            },
+        ],
+        code: Vec::new(),
+    };
+    let state = compute_state_update(&store, EMPTY_ROOT_HASH, changes).unwrap();
+    assert!(state.storage.iter().all(|s| !s.wipe), "{:?}", state.storage);
+    assert!(state.storage_tries.iter().all(|(_, u)| !u.wipe));
+    // Only the account with a slot has a storage trie to write.
+    assert_eq!(state.storage_tries.len(), 1);
+    assert_eq!(state.storage_tries[0].0, keccak256(address(2)));
+}
