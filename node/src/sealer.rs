@@ -135,11 +135,18 @@ pub fn announce(state: &NodeState, executed: &ExecutedBlock, parent_timestamp: u
         .iter()
         .map(|tx| *tx.tx_hash())
         .collect();
+    let changed: Vec<Address> = executed
+        .state
+        .accounts
+        .iter()
+        .map(|(address, _)| *address)
+        .collect();
     {
         let mut pool = state.pool.lock();
         if let Err(error) = pool.on_new_block(
             HeadParams::after(chain.spec(), header),
             &included,
+            Some(&changed),
             &**chain.store(),
         ) {
             // The pool stays as it was; the next block retries the cleanup.

@@ -65,6 +65,9 @@ pub struct Pool {
     pending_count: usize,
     queued_count: usize,
     next_seq: u64,
+    /// The last new head's update failed: the next one reads every
+    /// sender's account, not only the ones its block changed.
+    refresh_all: bool,
 }
 
 /// `(pending, queued)` of one sender.
@@ -84,6 +87,7 @@ impl Pool {
             pending_count: 0,
             queued_count: 0,
             next_seq: 0,
+            refresh_all: false,
         }
     }
 
@@ -344,19 +348,32 @@ impl Pool {
     /// exceeds the new block gas limit, promotes queued transactions whose
     /// gap closed, and evicts the cheapest if promotions overflow a limit.
     ///
-    /// Every sender's account is read first (one read per sender in the
-    /// pool, bounded by its limits); if a read fails, the pool is unchanged.
+    /// `changed` names the accounts the new block changed; only the pooled
+    /// senders among them are read again (`None`: every sender). Every
+    /// sender is read anyway when the block gas limit changed or the
+    /// previous update failed. The reads come first: if one fails, the pool
+    /// is unchanged.
     pub fn on_new_block(
         &mut self,
         head: HeadParams,
         included: &[B256],
+        changed: Option<&[Address]>,
         state: &impl AccountState,
     ) -> PoolResult<NewBlockOutcome> {
-        let accounts = self
-            .senders
-            .keys()
-            .map(|address| state.account(*address).map(|account| (*address, account)))
-            .collect::<PoolResult<Vec<_>>>()?;
+        let every_sender = self.refresh_all
+            || head.block_gas_limit != self.params.head.block_gas_limit
+            || changed.is_none();
+        let read = |address: &Address| state.account(*address).map(|a| (*address, a));
+        let accounts = match changed {
+            Some(changed) if !every_sender => changed
+                .iter()
+                .filter(|address| self.senders.contains_key(*address))
+                .map(read)
+                .collect::<PoolResult<Vec<_>>>(),
+            _ => self.senders.keys().map(read).collect(),
+        };
+        self.refresh_all = accounts.is_err();
+        let accounts = accounts?;
         self.params.head = head;
         let mut outcome = NewBlockOutcome::default();
         for hash in included {

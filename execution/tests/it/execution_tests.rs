@@ -288,8 +288,13 @@ fn pool_feeds_the_builder_and_forgets_included_transactions() {
         .iter()
         .map(|tx| *tx.tx_hash())
         .collect();
-    pool.on_new_block(params(&executed.block.header), &included, node.store())
-        .unwrap();
+    pool.on_new_block(
+        params(&executed.block.header),
+        &included,
+        None,
+        node.store(),
+    )
+    .unwrap();
     assert_eq!((pool.pending_count(), pool.queued_count()), (0, 1));
     assert_eq!(
         node.store()

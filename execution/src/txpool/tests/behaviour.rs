@@ -274,7 +274,12 @@ fn new_block_removes_included_and_stale_and_promotes() {
     state.set(addr(&carol), 0, U256::from(1u64));
     state.set(addr(&dave), 3, U256::MAX);
     let outcome = pool
-        .on_new_block(head(), &[hash(&alice_txs[0]), hash(&alice_txs[1])], &state)
+        .on_new_block(
+            head(),
+            &[hash(&alice_txs[0]), hash(&alice_txs[1])],
+            None,
+            &state,
+        )
         .expect("state reads");
     assert_eq!(
         (
@@ -305,7 +310,7 @@ fn new_block_takes_the_new_head() {
     pool.add(big.clone(), &MemState::default())
         .expect("fits the old limit");
     let outcome = pool
-        .on_new_block(lowered, &[], &MemState::default())
+        .on_new_block(lowered, &[], Some(&[]), &MemState::default())
         .expect("state reads");
     assert_eq!(outcome.unexecutable, 1);
     assert!(pool.is_empty());
@@ -329,13 +334,63 @@ fn failed_state_read_leaves_the_pool_unchanged() {
     let tx = eip1559(&key(1), 0, 10, 1);
     pool.add(tx.clone(), &MemState::default()).expect("fits");
     let err = pool
-        .on_new_block(head(), &[hash(&tx)], &Broken)
+        .on_new_block(head(), &[hash(&tx)], None, &Broken)
         .expect_err("the read fails");
     assert_eq!(
         err.to_string(),
         format!("reading account {}: disk on fire", addr(&key(1)))
     );
     assert!(pool.contains(&hash(&tx)));
+    // The next head reads every sender again, whatever its block changed.
+    let mut state = MemState::default();
+    state.set(addr(&key(1)), 1, U256::MAX);
+    let outcome = pool
+        .on_new_block(head(), &[], Some(&[]), &state)
+        .expect("state reads");
+    assert_eq!(outcome.stale, 1);
+    assert!(pool.is_empty());
+}
+
+#[test]
+fn new_block_reads_only_the_senders_its_block_changed() {
+    struct Counting<'a>(&'a MemState, std::cell::RefCell<Vec<Address>>);
+    impl AccountState for Counting<'_> {
+        fn account(&self, address: Address) -> PoolResult<PoolAccount> {
+            self.1.borrow_mut().push(address);
+            self.0.account(address)
+        }
+    }
+    let (alice, bob, carol) = (key(1), key(2), key(3));
+    let mut state = MemState::default();
+    let mut pool = pool();
+    let (alice0, bob0) = (eip1559(&alice, 0, 10, 1), eip1559(&bob, 0, 10, 1));
+    pool.add(alice0.clone(), &state).expect("fits");
+    pool.add(bob0.clone(), &state).expect("fits");
+
+    // The block moved Alice's nonce and paid Carol, who has nothing pooled.
+    state.set(addr(&alice), 1, U256::MAX);
+    let counting = Counting(&state, Default::default());
+    let outcome = pool
+        .on_new_block(head(), &[], Some(&[addr(&carol), addr(&alice)]), &counting)
+        .expect("state reads");
+    assert_eq!(*counting.1.borrow(), vec![addr(&alice)]);
+    assert_eq!(outcome.stale, 1);
+    assert!(!pool.contains(&hash(&alice0)));
+    assert!(pool.contains(&hash(&bob0)));
+
+    // A new gas limit can make anyone's transaction unexecutable: every
+    // sender is read.
+    let counting = Counting(&state, Default::default());
+    let lowered = HeadParams {
+        block_gas_limit: 20_000,
+        ..head()
+    };
+    let outcome = pool
+        .on_new_block(lowered, &[], Some(&[]), &counting)
+        .expect("state reads");
+    assert_eq!(*counting.1.borrow(), vec![addr(&bob)]);
+    assert_eq!(outcome.unexecutable, 1);
+    assert!(pool.is_empty());
 }
 
 #[test]
