@@ -24,7 +24,7 @@ use alloy_rlp::Decodable as _;
 use alloy_trie::TrieAccount;
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
-use super::{Store, StoreError, StoreResult, corrupt, schema::*};
+use super::{Store, StoreError, StoreResult, bounded_above, corrupt, schema::*};
 use crate::state::StateUpdate;
 
 /// Most old blocks whose history one commit prunes, so a lowered window
@@ -141,8 +141,9 @@ impl Store {
             if change.wipe {
                 // Every slot the account had is about to go.
                 let (start, end) = storage_range(address);
-                let iter = self.db.iterator_cf(
+                let iter = self.db.iterator_cf_opt(
                     self.cf(STORAGE),
+                    bounded_above(&end),
                     IteratorMode::From(&start, Direction::Forward),
                 );
                 for entry in iter {
@@ -209,9 +210,11 @@ impl Store {
             (STORAGE_CHANGE, STORAGE_INDEX, 1 + 8 + 52),
         ] {
             let (start, end) = prefix_range(&tagged(change, &block, &[]));
-            let iter = self
-                .db
-                .iterator_cf(history, IteratorMode::From(&start, Direction::Forward));
+            let iter = self.db.iterator_cf_opt(
+                history,
+                bounded_above(&end),
+                IteratorMode::From(&start, Direction::Forward),
+            );
             for entry in iter {
                 let (key, _) = entry?;
                 if key.as_ref() >= end.as_slice() {
@@ -232,8 +235,9 @@ impl Store {
     fn first_change_after(&self, tag: u8, key: &[u8], number: u64) -> StoreResult<Option<u64>> {
         let prefix = tagged(tag, key, &[]);
         let from = tagged(tag, key, &(number + 1).to_be_bytes());
-        let mut iter = self.db.iterator_cf(
+        let mut iter = self.db.iterator_cf_opt(
             self.cf(HISTORY),
+            bounded_above(&prefix_range(&prefix).1),
             IteratorMode::From(&from, Direction::Forward),
         );
         match iter.next() {
@@ -299,8 +303,9 @@ impl Store {
         mut f: impl FnMut(&[u8]) -> StoreResult<()>,
     ) -> StoreResult<()> {
         let (start, end) = prefix_range(prefix);
-        let iter = self.db.iterator_cf(
+        let iter = self.db.iterator_cf_opt(
             self.cf(HISTORY),
+            bounded_above(&end),
             IteratorMode::From(&start, Direction::Forward),
         );
         for entry in iter {

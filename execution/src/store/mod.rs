@@ -26,8 +26,8 @@ use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use parking_lot::{RwLock, RwLockReadGuard};
 use revm::bytecode::Bytecode;
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
-    WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, ReadOptions,
+    WriteBatch, WriteOptions,
 };
 
 pub use reader::{AccountProof, StateReader, StorageProof};
@@ -144,6 +144,15 @@ impl std::fmt::Debug for Store {
             .field("path", &self.db.path())
             .finish()
     }
+}
+
+/// Read options that end an iteration at `end` (exclusive). RocksDB then
+/// stops a seek into a range with no live key at the bound, instead of
+/// stepping over every deleted key after it (pruned history leaves many).
+fn bounded_above(end: &[u8]) -> ReadOptions {
+    let mut options = ReadOptions::default();
+    options.set_iterate_upper_bound(end.to_vec());
+    options
 }
 
 fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> StoreError {
@@ -554,8 +563,11 @@ impl Store {
     /// a chain without validator sets.
     pub fn epoch_set(&self, epoch: u64) -> StoreResult<Option<EpochSet>> {
         let key = epoch_set_key(epoch);
-        let mut iter = self.db.iterator_cf(
+        let mut bounded = ReadOptions::default();
+        bounded.set_iterate_lower_bound(EPOCH_SET_PREFIX.to_vec());
+        let mut iter = self.db.iterator_cf_opt(
             self.cf(META),
+            bounded,
             rocksdb::IteratorMode::From(&key, rocksdb::Direction::Reverse),
         );
         let Some(entry) = iter.next() else {
