@@ -143,7 +143,16 @@ pub fn compute_state_update(
         .collect();
     addresses.sort_unstable();
     addresses.dedup();
-    let prior_records = store.account_records(&addresses)?;
+    // The account trie, with the path of every touched account loaded in
+    // batches: its leaves are the accounts' records before the block, so
+    // they are read there, once, instead of again from the flat state.
+    let keys: Vec<B256> = addresses.iter().map(keccak256).collect();
+    let mut trie = Trie::new(store.account_trie(), parent_root);
+    trie.prefetch(&keys)?;
+    let prior_records: Vec<Option<Vec<u8>>> = keys
+        .iter()
+        .map(|key| trie.get(key.as_slice()))
+        .collect::<Result<_, _>>()?;
     let prior: Vec<Option<TrieAccount>> = prior_records
         .iter()
         .map(|record| record.as_deref().map(Store::decode_account).transpose())
@@ -188,10 +197,9 @@ pub fn compute_state_update(
         .map(|(a, r, u)| (a, (r, u)))
         .collect();
 
-    // The account trie.
-    let mut trie = Trie::new(store.account_trie(), parent_root);
+    // The account trie, updated in memory.
     let mut new_accounts = Vec::with_capacity(addresses.len());
-    for (address, before) in addresses.iter().zip(prior) {
+    for ((address, before), key) in addresses.iter().zip(prior).zip(&keys) {
         let storage_root = storage_roots
             .get(address)
             .map(|(root, _)| *root)
@@ -207,7 +215,6 @@ pub fn compute_state_update(
             }),
             None => before.map(|a| TrieAccount { storage_root, ..a }),
         };
-        let key = keccak256(address);
         match &account {
             Some(account) => trie.insert(key.as_slice(), alloy_rlp::encode(account))?,
             None => trie.remove(key.as_slice())?,

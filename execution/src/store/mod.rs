@@ -24,6 +24,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::Decodable;
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use parking_lot::{RwLock, RwLockReadGuard};
+use rayon::prelude::*;
 use revm::bytecode::Bytecode;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, ReadOptions,
@@ -37,7 +38,7 @@ use crate::{
     state::StateUpdate,
     store::code_cache::{CODE_CACHE_BYTES, CodeCache},
     system::{EpochSet, ValidatorEntry},
-    trie::{NodeReader, TrieError},
+    trie::{NodeReader, TrieError, node::Nibbles},
 };
 use schema::*;
 
@@ -102,6 +103,9 @@ pub struct StoreConfig {
     /// open thousands of short-lived stores). Default false.
     pub in_memory: bool,
 }
+
+/// Batched reads of fewer keys than this stay on one core.
+const MULTI_GET_CHUNK: usize = 64;
 
 /// [`StoreConfig::history_blocks`] of an archive node: every block's state.
 pub const ARCHIVE: u64 = u64::MAX;
@@ -351,22 +355,33 @@ impl Store {
             .transpose()
     }
 
-    /// The head state's flat records (RLP) of `addresses`, in one batched
-    /// lookup; `addresses` sorted reads fastest.
-    pub(crate) fn account_records(
+    /// The values of `keys` in `cf`, in order: batched lookups, in chunks
+    /// read in parallel when there are many.
+    fn multi_get<K: AsRef<[u8]> + Sync>(
         &self,
-        addresses: &[Address],
+        cf: &str,
+        keys: &[K],
     ) -> StoreResult<Vec<Option<Vec<u8>>>> {
-        let sorted = addresses.is_sorted();
-        self.db
-            .batched_multi_get_cf(
-                self.cf(ACCOUNTS),
-                addresses.iter().map(|a| a.as_slice()),
-                sorted,
-            )
-            .into_iter()
-            .map(|value| Ok(value?.map(|v| v.to_vec())))
-            .collect()
+        let chunk = keys
+            .len()
+            .div_ceil(rayon::current_num_threads())
+            .max(MULTI_GET_CHUNK);
+        let cf = self.cf(cf);
+        let read = |keys: &[K]| {
+            self.db
+                .batched_multi_get_cf(cf, keys, keys.is_sorted_by_key(|k| k.as_ref()))
+                .into_iter()
+                .map(|value| Ok(value?.map(|v| v.to_vec())))
+                .collect::<StoreResult<Vec<_>>>()
+        };
+        if keys.len() <= chunk {
+            return read(keys);
+        }
+        let chunks: Vec<Vec<Option<Vec<u8>>>> = keys
+            .par_chunks(chunk)
+            .map(read)
+            .collect::<StoreResult<_>>()?;
+        Ok(chunks.concat())
     }
 
     /// Flushes every memtable and waits until background compaction has
@@ -663,6 +678,19 @@ impl NodeReader for TrieNodes<'_> {
     fn node(&self, path: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
         self.store
             .get(self.cf, &trie_path_key(&self.prefix, path))
+            .map_err(|e| TrieError::Database(e.to_string()))
+    }
+
+    /// Batched lookups, the batch split over the cores: a block's account
+    /// trie reads up to a thousand nodes at a level, and each lookup is CPU
+    /// work (memtables, filters, index and data blocks of every level).
+    fn nodes(&self, paths: &[Nibbles]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+        let keys: Vec<Vec<u8>> = paths
+            .iter()
+            .map(|path| trie_path_key(&self.prefix, path))
+            .collect();
+        self.store
+            .multi_get(self.cf, &keys)
             .map_err(|e| TrieError::Database(e.to_string()))
     }
 }

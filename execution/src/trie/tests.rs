@@ -138,6 +138,90 @@ fn corrupt_node_is_an_error_not_a_wrong_root() {
     assert!(matches!(err, TrieError::HashMismatch { .. }), "{err}");
 }
 
+/// [`MemNodes`] that counts its reads.
+struct Counting<'a> {
+    nodes: &'a MemNodes,
+    single: std::cell::Cell<usize>,
+    batches: std::cell::RefCell<Vec<usize>>,
+}
+
+impl NodeReader for &Counting<'_> {
+    fn node(&self, path: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
+        self.single.set(self.single.get() + 1);
+        Ok(self.nodes.0.get(path).cloned())
+    }
+
+    fn nodes(&self, paths: &[Nibbles]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+        self.batches.borrow_mut().push(paths.len());
+        Ok(paths.iter().map(|p| self.nodes.0.get(p).cloned()).collect())
+    }
+}
+
+fn stored_trie(count: u32) -> (MemNodes, B256, Vec<Vec<u8>>) {
+    let mut nodes = MemNodes::default();
+    let keys: Vec<Vec<u8>> = (0..count)
+        .map(|i| keccak256(i.to_be_bytes()).to_vec())
+        .collect();
+    let mut trie = Trie::new(&nodes, EMPTY_ROOT_HASH);
+    for key in &keys {
+        trie.insert(key, vec![3; 40]).unwrap();
+    }
+    let (root, updates) = trie.commit();
+    nodes.apply(updates);
+    (nodes, root, keys)
+}
+
+#[test]
+fn prefetch_loads_each_level_in_one_batch_and_updates_then_read_nothing() {
+    let (nodes, root, keys) = stored_trie(3000);
+    let counting = Counting {
+        nodes: &nodes,
+        single: Default::default(),
+        batches: Default::default(),
+    };
+    let changed: Vec<Vec<u8>> = keys.iter().step_by(7).cloned().collect();
+    let mut trie = Trie::new(&counting, root);
+    trie.prefetch(&changed).unwrap();
+    // 3,000 keys: a root branch, two full levels below it, then leaves
+    // (and a few deeper branches): one batch per level.
+    let batches = counting.batches.borrow().clone();
+    assert!((3..=6).contains(&batches.len()), "{batches:?}");
+    assert_eq!(batches[..2], [1, 16]);
+    for key in &changed {
+        assert_eq!(trie.get(key).unwrap(), Some(vec![3; 40]));
+        trie.insert(key, vec![4; 40]).unwrap();
+    }
+    assert_eq!(counting.single.get(), 0, "every changed path was in memory");
+    let (prefetched_root, _) = trie.commit();
+
+    let mut plain = Trie::new(&nodes, root);
+    for key in &changed {
+        plain.insert(key, vec![4; 40]).unwrap();
+    }
+    assert_eq!(prefetched_root, plain.commit().0);
+}
+
+#[test]
+fn prefetch_through_a_corrupt_node_fails_and_leaves_the_trie_usable() {
+    let (mut nodes, root, keys) = stored_trie(300);
+    let victim = nodes.0.keys().find(|p| p.len() == 2).unwrap().clone();
+    nodes.0.get_mut(&victim).unwrap()[3] ^= 1;
+    let mut trie = Trie::new(&nodes, root);
+    let err = trie.prefetch(&keys).unwrap_err();
+    assert!(
+        matches!(err, TrieError::HashMismatch { ref path, .. } if *path == victim),
+        "{err}"
+    );
+    // Keys away from the corrupt node still read and update.
+    let elsewhere = keys
+        .iter()
+        .find(|k| node::to_nibbles(k)[..2] != victim[..])
+        .unwrap();
+    assert_eq!(trie.get(elsewhere).unwrap(), Some(vec![3; 40]));
+    trie.insert(elsewhere, vec![5; 40]).unwrap();
+    trie.commit();
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Set(u16, Vec<u8>),
@@ -160,7 +244,7 @@ proptest! {
     /// always equals a from-scratch root; storage holds exactly the nodes of
     /// the current trie; proofs verify against the root.
     #[test]
-    fn incremental_root_matches_from_scratch(ops in prop::collection::vec(op(), 1..300), short_keys: bool) {
+    fn incremental_root_matches_from_scratch(ops in prop::collection::vec(op(), 1..300), short_keys: bool, prefetch: bool) {
         let key_of = |k: u16| -> Vec<u8> {
             if short_keys { k.to_be_bytes().to_vec() } else { keccak256(k.to_be_bytes()).to_vec() }
         };
@@ -172,6 +256,16 @@ proptest! {
             match op {
                 Op::Commit => {
                     let mut trie = Trie::new(&nodes, root);
+                    if prefetch {
+                        let keys: Vec<Vec<u8>> = pending
+                            .iter()
+                            .filter_map(|op| match op {
+                                Op::Set(k, _) | Op::Delete(k) => Some(key_of(*k)),
+                                Op::Commit => None,
+                            })
+                            .collect();
+                        trie.prefetch(&keys).unwrap();
+                    }
                     for op in pending.drain(..) {
                         match op {
                             Op::Set(k, v) => trie.insert(&key_of(k), v).unwrap(),
