@@ -14,20 +14,32 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
 
+# Whether apt has an installable version of the package. The output is
+# read whole: under pipefail, `apt-cache policy | grep -q` fails when grep
+# exits at its match before apt-cache has written everything (SIGPIPE).
+has_candidate() {
+    local policy
+    policy=$(apt-cache policy "$1" 2>/dev/null) || return 1
+    [[ $policy == *"Candidate: "[0-9]* ]]
+}
+
 # Installs the Debian packages named, if the commands they bring are missing.
 apt_install() { # pairs of COMMAND PACKAGE
-    local missing=()
+    local missing=() package stale=
     while [ $# -gt 0 ]; do
         command -v "$1" >/dev/null 2>&1 || missing+=("$2")
         shift 2
     done
     [ ${#missing[@]} -eq 0 ] && return
     echo "installing ${missing[*]}"
-    if ! apt-cache policy "${missing[@]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    for package in "${missing[@]}"; do
+        has_candidate "$package" || stale=1
+    done
+    if [ -n "$stale" ]; then
         $SUDO apt-get update -qq
     fi
     for package in "${missing[@]}"; do
-        if ! apt-cache policy "$package" | grep -q 'Candidate: [0-9]'; then
+        if ! has_candidate "$package"; then
             echo "deploy check: no Debian package $package here" >&2
             exit 1
         fi

@@ -16,7 +16,9 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n==> %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 # RocksDB's bindings need libclang at build time.
-if ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so'; then
+# (The library list is read whole: under pipefail, `ldconfig -p | grep -q`
+# fails when grep exits at its match before ldconfig has written it all.)
+if ! grep -q 'libclang[-.0-9]*\.so' <<<"$(ldconfig -p 2>/dev/null || true)"; then
     step "installing libclang-dev"
     if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
     $SUDO apt-get update -qq

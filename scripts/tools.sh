@@ -36,13 +36,13 @@ fi
 
 npm_dir="$TOOLS/npm"
 cast="$npm_dir/node_modules/@foundry-rs/cast-linux-amd64/bin/cast"
-if ! { [ -x "$cast" ] && "$cast" --version 2>/dev/null | grep -q "$CAST_VERSION"; }; then
+if ! { [ -x "$cast" ] && [[ "$("$cast" --version 2>/dev/null)" == *"$CAST_VERSION"* ]]; }; then
     echo "installing cast $CAST_VERSION into $npm_dir"
     mkdir -p "$npm_dir"
     (cd "$npm_dir" && npm install --silent --no-audit --no-fund --prefix . "@foundry-rs/cast-linux-amd64@$CAST_VERSION" >/dev/null)
 fi
 anvil="$npm_dir/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-if ! { [ -x "$anvil" ] && "$anvil" --version 2>/dev/null | grep -q "$ANVIL_VERSION"; }; then
+if ! { [ -x "$anvil" ] && [[ "$("$anvil" --version 2>/dev/null)" == *"$ANVIL_VERSION"* ]]; }; then
     echo "installing anvil $ANVIL_VERSION into $npm_dir"
     mkdir -p "$npm_dir"
     (cd "$npm_dir" && npm install --silent --no-audit --no-fund --prefix . "@foundry-rs/anvil-linux-amd64@$ANVIL_VERSION" >/dev/null)
