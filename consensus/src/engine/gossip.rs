@@ -27,8 +27,16 @@ enum Relevance {
     /// The next height, whose set is not known yet (it starts an epoch
     /// that this node's head has not fixed): kept until that height starts.
     Unknown,
-    /// Anything else: not ours to judge.
-    Elsewhere,
+    /// A past height: of no use, and counted against the peer that sent
+    /// it (see [`Engine::note_ignored`]).
+    Past,
+    /// Beyond the next height: this node is behind, and every honest peer
+    /// at the tip sends these. Ignored without blame; sync catches up.
+    /// Nothing checks them (the set of a height not reached yet may not be
+    /// known) and they are not relayed, so junk of future heights costs a
+    /// decode each; a node that is behind cannot tell its sender from an
+    /// honest peer ahead of it.
+    Ahead,
 }
 
 impl Engine {
@@ -68,8 +76,10 @@ impl Engine {
                 Some(set) => Relevance::Next(set.clone()),
                 None => Relevance::Unknown,
             }
+        } else if height > current {
+            Relevance::Ahead
         } else {
-            Relevance::Elsewhere
+            Relevance::Past
         }
     }
 
@@ -185,8 +195,12 @@ impl Engine {
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
-                    Relevance::Elsewhere => {
+                    Relevance::Past => {
                         self.note_ignored(source);
+                        self.verdict(id, Verdict::Ignore);
+                        return Ok(());
+                    }
+                    Relevance::Ahead => {
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
@@ -219,8 +233,12 @@ impl Engine {
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
-                    Relevance::Elsewhere => {
+                    Relevance::Past => {
                         self.note_ignored(source);
+                        self.verdict(id, Verdict::Ignore);
+                        return Ok(());
+                    }
+                    Relevance::Ahead => {
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
