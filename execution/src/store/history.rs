@@ -148,9 +148,6 @@ impl Store {
                 );
                 for entry in iter {
                     let (key, value) = entry?;
-                    if key.as_ref() >= end.as_slice() {
-                        break;
-                    }
                     let slot = B256::from_slice(&key[20..52]);
                     batch.put_cf(
                         storage_changes,
@@ -217,9 +214,6 @@ impl Store {
             );
             for entry in iter {
                 let (key, _) = entry?;
-                if key.as_ref() >= end.as_slice() {
-                    break;
-                }
                 if key.len() != key_len {
                     return Err(corrupt("history", "changeset key of the wrong length"));
                 }
@@ -243,7 +237,8 @@ impl Store {
         match iter.next() {
             Some(entry) => {
                 let (key, _) = entry?;
-                if key.len() == prefix.len() + 8 && key.starts_with(&prefix) {
+                // The bound keeps the iteration under `prefix`.
+                if key.len() == prefix.len() + 8 {
                     Ok(Some(be_u64(&key[prefix.len()..])?))
                 } else {
                     Ok(None)
@@ -310,9 +305,6 @@ impl Store {
         );
         for entry in iter {
             let (key, _) = entry?;
-            if key.as_ref() >= end.as_slice() {
-                break;
-            }
             f(&key)?;
         }
         Ok(())

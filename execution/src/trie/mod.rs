@@ -214,8 +214,9 @@ impl<R: NodeReader> Trie<R> {
     /// at a time: one batched read per level, the hash checks and decoding
     /// spread over the cores. Inserts and removes of those keys then find
     /// their paths in memory instead of reading node after node. Worth it
-    /// for many keys spread over a large trie (a block's account changes);
-    /// on failure the trie is unchanged and still usable.
+    /// for many keys spread over a large trie (a block's account changes).
+    /// On failure the trie holds the same entries and stays usable; only
+    /// nodes that passed their hash check were put in.
     pub fn prefetch(&mut self, keys: &[impl AsRef<[u8]>]) -> Result<(), TrieError> {
         let keys: Vec<Nibbles> = keys.iter().map(|k| node::to_nibbles(k.as_ref())).collect();
         loop {
