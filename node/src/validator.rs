@@ -146,6 +146,59 @@ fn core_config(chain_id: u64, config: &NodeConfig) -> CoreConfig {
     core
 }
 
+/// Groups the transactions submitted here into gossip messages: each
+/// message takes what arrives within `delay` of its first transaction, up
+/// to [`TX_GOSSIP_BATCH_MAX`] transactions and [`TX_GOSSIP_BATCH_BYTES`]
+/// bytes (a larger transaction goes alone).
+struct TxBatcher {
+    queue: mpsc::Receiver<Vec<u8>>,
+    delay: Duration,
+    /// The transaction that did not fit in the last batch: the next one's
+    /// first.
+    carried: Option<Vec<u8>>,
+}
+
+impl TxBatcher {
+    fn new(queue: mpsc::Receiver<Vec<u8>>, delay: Duration) -> Self {
+        Self {
+            queue,
+            delay,
+            carried: None,
+        }
+    }
+
+    /// The next batch; `None` once the queue is closed and drained.
+    async fn next(&mut self) -> Option<Vec<Bytes>> {
+        let first = match self.carried.take() {
+            Some(tx) => tx,
+            None => self.queue.recv().await?,
+        };
+        let deadline = tokio::time::Instant::now() + self.delay;
+        let mut bytes = first.len();
+        let mut batch = vec![Bytes::from(first)];
+        while batch.len() < TX_GOSSIP_BATCH_MAX {
+            // At the deadline, what is already queued still goes in.
+            let tx = match self.queue.try_recv() {
+                Ok(tx) => tx,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, self.queue.recv()).await {
+                        Ok(Some(tx)) => tx,
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            };
+            if bytes + tx.len() > TX_GOSSIP_BATCH_BYTES {
+                self.carried = Some(tx);
+                break;
+            }
+            bytes += tx.len();
+            batch.push(Bytes::from(tx));
+        }
+        Some(batch)
+    }
+}
+
 /// Starts the network and the engine for `state`'s chain; `tx_gossip` is
 /// the queue `eth_sendRawTransaction` fills.
 pub async fn start(
@@ -154,7 +207,7 @@ pub async fn start(
     genesis_hash: B256,
     state: Arc<NodeState>,
     registry: &prometheus::Registry,
-    mut tx_gossip: mpsc::Receiver<Vec<u8>>,
+    tx_gossip: mpsc::Receiver<Vec<u8>>,
 ) -> eyre::Result<Consensus> {
     let chain_id = genesis.genesis.config.chain_id;
     let validators = genesis_validators(genesis)?;
@@ -226,29 +279,10 @@ pub async fn start(
         sync: engine.sync_status(),
     });
     let relay_network = network.clone();
+    let delay = Duration::from_millis(config.p2p.tx_gossip_delay_ms);
     let relay = tokio::spawn(async move {
-        // What queued up behind the first transaction goes in the same
-        // message; an idle relay sends each at once.
-        let mut carried: Option<Vec<u8>> = None;
-        loop {
-            let first = match carried.take() {
-                Some(tx) => tx,
-                None => match tx_gossip.recv().await {
-                    Some(tx) => tx,
-                    None => break,
-                },
-            };
-            let mut bytes = first.len();
-            let mut batch = vec![Bytes::from(first)];
-            while batch.len() < TX_GOSSIP_BATCH_MAX {
-                let Ok(tx) = tx_gossip.try_recv() else { break };
-                if bytes + tx.len() > TX_GOSSIP_BATCH_BYTES {
-                    carried = Some(tx);
-                    break;
-                }
-                bytes += tx.len();
-                batch.push(Bytes::from(tx));
-            }
+        let mut batches = TxBatcher::new(tx_gossip, delay);
+        while let Some(batch) = batches.next().await {
             let message = encode_tx_batch(&batch);
             if let Err(error) = relay_network.publish(Topic::Transactions, message).await {
                 warn!(target: "p2p", %error, count = batch.len(), "gossiping transactions failed");
@@ -260,4 +294,93 @@ pub async fn start(
         network,
         relay,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn queue() -> (mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>) {
+        mpsc::channel(TX_GOSSIP_QUEUE)
+    }
+
+    fn lens(batch: &[Bytes]) -> Vec<usize> {
+        batch.iter().map(|tx| tx.len()).collect()
+    }
+
+    #[tokio::test]
+    async fn without_a_delay_a_batch_takes_what_is_queued() {
+        let (tx, rx) = queue();
+        for len in [1, 2, 3] {
+            tx.send(vec![0; len]).await.unwrap();
+        }
+        let mut batches = TxBatcher::new(rx, Duration::ZERO);
+        assert_eq!(lens(&batches.next().await.unwrap()), [1, 2, 3]);
+        tx.send(vec![0; 4]).await.unwrap();
+        assert_eq!(lens(&batches.next().await.unwrap()), [4]);
+        drop(tx);
+        assert!(batches.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_batch_waits_for_later_transactions_until_its_delay() {
+        let (tx, rx) = queue();
+        let mut batches = TxBatcher::new(rx, Duration::from_millis(60));
+        let started = Instant::now();
+        tx.send(vec![0; 1]).await.unwrap();
+        let late = tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            late.send(vec![0; 2]).await.unwrap();
+        });
+        // The second arrives within the delay; the batch closes at the
+        // delay even though the queue stays open.
+        assert_eq!(lens(&batches.next().await.unwrap()), [1, 2]);
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(60), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_queue_ends_the_batch_without_waiting() {
+        let (tx, rx) = queue();
+        let mut batches = TxBatcher::new(rx, Duration::from_secs(30));
+        tx.send(vec![0; 1]).await.unwrap();
+        tx.send(vec![0; 2]).await.unwrap();
+        drop(tx);
+        let started = Instant::now();
+        assert_eq!(lens(&batches.next().await.unwrap()), [1, 2]);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(batches.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn batches_are_bounded_in_count_and_bytes() {
+        let (tx, rx) = queue();
+        for _ in 0..TX_GOSSIP_BATCH_MAX + 10 {
+            tx.send(vec![0; 1]).await.unwrap();
+        }
+        let half = TX_GOSSIP_BATCH_BYTES / 2 + 1;
+        tx.send(vec![0; half]).await.unwrap();
+        tx.send(vec![0; half]).await.unwrap();
+        // Larger than a batch: it goes alone.
+        tx.send(vec![0; 2 * TX_GOSSIP_BATCH_BYTES]).await.unwrap();
+        drop(tx);
+        let mut batches = TxBatcher::new(rx, Duration::ZERO);
+        assert_eq!(batches.next().await.unwrap().len(), TX_GOSSIP_BATCH_MAX);
+        // The ten left, then the first half-size one; the second does not
+        // fit beside it and is carried to the next batch.
+        assert_eq!(
+            lens(&batches.next().await.unwrap()),
+            [vec![1; 10], vec![half]].concat()
+        );
+        assert_eq!(lens(&batches.next().await.unwrap()), [half]);
+        assert_eq!(
+            lens(&batches.next().await.unwrap()),
+            [2 * TX_GOSSIP_BATCH_BYTES]
+        );
+        assert!(batches.next().await.is_none());
+    }
 }
