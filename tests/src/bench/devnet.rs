@@ -48,6 +48,8 @@ pub struct Settings {
     pub block_time_ms: u64,
     /// Most tx/s saturation can reach: bounds the transactions signed.
     pub max_tps: f64,
+    /// The genesis block gas limit, if not `genesis new`'s default.
+    pub gas_limit: Option<u64>,
 }
 
 impl Settings {
@@ -62,6 +64,7 @@ impl Settings {
             clients_per_node: knobs.get("clients", size.pick(2, 8, 8))?,
             block_time_ms: knobs.get("block-time-ms", 100)?,
             max_tps: size.pick(2_000.0, 20_000.0, 20_000.0),
+            gas_limit: knobs.get_opt("gas-limit")?,
         })
     }
 
@@ -74,9 +77,17 @@ impl Settings {
 }
 
 /// Starts a devnet of [`VALIDATORS`] whose genesis funds `senders` load
-/// senders.
-pub fn start_net(dir: &Path, senders: usize, block_time_ms: u64) -> eyre::Result<TestNet> {
+/// senders (and has block gas limit `gas_limit`, if given).
+pub fn start_net(
+    dir: &Path,
+    senders: usize,
+    block_time_ms: u64,
+    gas_limit: Option<u64>,
+) -> eyre::Result<TestNet> {
     TestNet::start_with(dir, VALIDATORS, block_time_ms, |genesis| {
+        if let Some(gas_limit) = gas_limit {
+            genesis["gasLimit"] = json!(format!("{gas_limit:#x}"));
+        }
         let alloc = genesis["alloc"]
             .as_object_mut()
             .ok_or_else(|| eyre::eyre!("genesis without alloc"))?;
@@ -117,7 +128,12 @@ fn cpu_of(pids: &[u32]) -> eyre::Result<Vec<Duration>> {
 pub fn run(size: Size, knobs: &Knobs) -> eyre::Result<Vec<Row>> {
     let settings = Settings::new(size, knobs)?;
     let dir = tempfile::tempdir()?;
-    let net = start_net(dir.path(), settings.senders, settings.block_time_ms)?;
+    let net = start_net(
+        dir.path(),
+        settings.senders,
+        settings.block_time_ms,
+        settings.gas_limit,
+    )?;
     net.wait_all(1, Duration::from_secs(60))?;
     let rpcs: Vec<SocketAddr> = (0..VALIDATORS).map(|i| net.node(i).rpc).collect();
     let pids = validator_pids(dir.path())?;

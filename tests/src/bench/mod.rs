@@ -89,6 +89,16 @@ impl Knobs {
         }
     }
 
+    /// The value of `--name`, if given.
+    pub fn get_opt<T: std::str::FromStr>(&self, name: &str) -> eyre::Result<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.text(name)
+            .map(|v| v.parse().map_err(|e| eyre::eyre!("--{name} {v}: {e}")))
+            .transpose()
+    }
+
     /// The raw text of `--name`, if given.
     pub fn text(&self, name: &str) -> Option<&str> {
         self.0

@@ -21,7 +21,7 @@ pub fn run(size: Size, knobs: &Knobs) -> eyre::Result<Vec<Row>> {
     let block_time_ms: u64 = knobs.get("block-time-ms", 0)?;
     let per_sender: usize = knobs.get("txs-per-sender", size.pick(10, 100, 300))?;
     let dir = tempfile::tempdir()?;
-    let mut net = start_net(dir.path(), senders, block_time_ms)?;
+    let mut net = start_net(dir.path(), senders, block_time_ms, None)?;
     net.wait_all(1, Duration::from_secs(60))?;
     let rpcs: Vec<_> = (0..VALIDATORS).map(|i| net.node(i).rpc).collect();
     let keys: Vec<_> = (0..senders).map(load::sender_key).collect();

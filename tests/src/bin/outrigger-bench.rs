@@ -13,7 +13,7 @@
 //! Knobs (after the scenario, `--name value`): import `--txs --blocks`;
 //! state-scale `--accounts A,B`; rpc `--clients --seconds --senders
 //! --txs-per-sender`; devnet-tps `--senders --window --seconds --rate
-//! --paced-seconds --clients --block-time-ms`; sync `--blocks --senders
+//! --paced-seconds --clients --block-time-ms --gas-limit`; sync `--blocks --senders
 //! --txs-per-sender --block-time-ms`. Uses the `outrigger` binary and the
 //! `import_bench` example of the same profile, and the pinned anvil.
 
