@@ -8,7 +8,7 @@ use outrigger_consensus_core::{Height, Input, ValidatorSet};
 use tracing::{debug, error, warn};
 
 use super::{
-    DUPLICATE_PEERS_MAX, DUPLICATES_BAN_FACTOR, DUPLICATES_PER_SECOND_BASE,
+    AHEAD_HORIZON, DUPLICATE_PEERS_MAX, DUPLICATES_BAN_FACTOR, DUPLICATES_PER_SECOND_BASE,
     DUPLICATES_PER_SECOND_PER_VALIDATOR, EARLY_BYTES_MAX, EARLY_MESSAGES_MAX, Engine, EngineError,
     Internal, vote_label,
 };
@@ -31,11 +31,12 @@ enum Relevance {
     /// it (see [`Engine::note_ignored`]).
     Past,
     /// Beyond the next height: this node is behind, and every honest peer
-    /// at the tip sends these. Ignored without blame; sync catches up.
-    /// Nothing checks them (the set of a height not reached yet may not be
-    /// known) and they are not relayed, so junk of future heights costs a
-    /// decode each; a node that is behind cannot tell its sender from an
-    /// honest peer ahead of it.
+    /// at the tip sends these; sync catches up. Nothing checks them (the
+    /// set of a height not reached yet may not be known) and they are not
+    /// relayed. Blamed only when far beyond any head known while this node
+    /// follows consensus (see [`Engine::note_ahead`]): a node that is
+    /// behind cannot tell junk of future heights from an honest peer ahead
+    /// of it, and pays a decode for each.
     Ahead,
 }
 
@@ -113,6 +114,25 @@ impl Engine {
     /// of genuine messages with fresh nonces, which gossip cannot tell apart
     /// by id, or old ones replayed) is penalised for every `allowed` such
     /// messages within a second, and banned at twice that.
+    /// A vote or proposal of a height past the next, ignored without a
+    /// check. A node that is behind gets honest traffic of heights far
+    /// ahead of its own and cannot tell junk from it, so such a message
+    /// counts against its sender only when this node follows consensus
+    /// (no sync under way, a status round done) and the height is beyond
+    /// [`AHEAD_HORIZON`] past the best head known.
+    fn note_ahead(&mut self, source: Option<PeerId>, height: Height) {
+        let Some(peers_head) = self.peers_head else {
+            return;
+        };
+        if self.sync_progress.is_some() {
+            return;
+        }
+        let horizon = self.head().max(peers_head).saturating_add(AHEAD_HORIZON);
+        if height.0 > horizon {
+            self.note_ignored(source);
+        }
+    }
+
     fn note_ignored(&mut self, source: Option<PeerId>) {
         let Some(peer) = source else { return };
         let allowed = DUPLICATES_PER_SECOND_BASE
@@ -201,6 +221,7 @@ impl Engine {
                         return Ok(());
                     }
                     Relevance::Ahead => {
+                        self.note_ahead(source, vote.vote.height);
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }
@@ -239,6 +260,7 @@ impl Engine {
                         return Ok(());
                     }
                     Relevance::Ahead => {
+                        self.note_ahead(source, p.height);
                         self.verdict(id, Verdict::Ignore);
                         return Ok(());
                     }

@@ -211,6 +211,12 @@ const DUPLICATES_PER_SECOND_PER_VALIDATOR: u32 = 16;
 const DUPLICATES_BAN_FACTOR: u32 = 2;
 /// Peers whose duplicate counts are kept at once.
 const DUPLICATE_PEERS_MAX: usize = 1024;
+/// Heights past the best head peers reported (or this node's, if higher)
+/// that an honest message may still carry: the chain moves on between two
+/// status rounds (one per sync interval), by up to ~90 empty blocks a
+/// second at block time 0. A message beyond, while this node follows
+/// consensus, is junk and counts against its sender.
+const AHEAD_HORIZON: u64 = 1024;
 
 /// Capacity of the engine's internal channel.
 const INTERNAL_CHANNEL: usize = 1024;
@@ -259,6 +265,7 @@ pub fn spawn(
         last_rebroadcast: Instant::now(),
         syncing: false,
         sync_target: 0,
+        peers_head: None,
         sync_progress: None,
         sync_status,
         next_height_at: None,
@@ -333,6 +340,9 @@ struct Engine {
     syncing: bool,
     /// The highest head a peer reported while syncing.
     sync_target: u64,
+    /// The best head peers reported in the last status round; `None`
+    /// before the first.
+    peers_head: Option<u64>,
     /// When syncing started and from which head, for the progress log.
     sync_progress: Option<(Instant, u64)>,
     /// The same, published for `eth_syncing`.

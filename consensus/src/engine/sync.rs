@@ -51,7 +51,7 @@ impl Engine {
 
     /// The committed head: the core's height once it decided (the engine
     /// commits before anything else), the height before otherwise.
-    fn head(&self) -> u64 {
+    pub(super) fn head(&self) -> u64 {
         let height = self.core.height().0;
         if self.core.decision().is_some() {
             height
@@ -75,6 +75,9 @@ impl Engine {
             if best.is_none_or(|(_, head)| status.head > head) {
                 best = Some((peer, status.head));
             }
+        }
+        if let Some((_, best)) = best {
+            self.peers_head = Some(best);
         }
         let head = self.head();
         let Some((peer, target)) = best.filter(|(_, target)| *target > head) else {

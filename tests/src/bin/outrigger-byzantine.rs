@@ -15,6 +15,10 @@
 //!   votes, proposals and transactions, and votes over the size limit.
 //! - `--flood-valid`: only the first kind, faster (about 2000 a second):
 //!   genuine votes of the current height, each a new gossip message.
+//! - `--flood-future`: about 2000 votes a second of heights a million
+//!   above the newest it has seen, signed by a key that is not a
+//!   validator's (nothing checks a vote that far ahead, so the signer does
+//!   not matter).
 //! - `--replay`: re-publishes valid votes it captured from gossip at heights
 //!   at least two below the newest it has seen.
 //! - `--forge`: for each proposal, votes for it signed by a key that is not
@@ -75,6 +79,8 @@ const TICK: Duration = Duration::from_millis(20);
 const FLOOD_PER_TICK: usize = 10;
 /// Re-published valid votes per tick under `--flood-valid`.
 const FLOOD_VALID_PER_TICK: usize = 40;
+/// How far above the newest height seen `--flood-future` votes are.
+const FUTURE_LEAD: u64 = 1_000_000;
 /// Old votes the replayer publishes per tick (about 100 a second).
 const REPLAY_PER_TICK: usize = 2;
 /// A vote this large is over every node's vote limit (1 KiB) but under the
@@ -91,6 +97,7 @@ struct Options {
     equivocate: Option<(PathBuf, SocketAddr)>,
     flood: bool,
     flood_valid: bool,
+    flood_future: bool,
     replay: bool,
     forge: bool,
     bad_sync: bool,
@@ -117,6 +124,7 @@ fn options() -> eyre::Result<Options> {
             "--equivocate" => equivocate = true,
             "--flood" => o.flood = true,
             "--flood-valid" => o.flood_valid = true,
+            "--flood-future" => o.flood_future = true,
             "--replay" => o.replay = true,
             "--forge" => o.forge = true,
             "--bad-sync" => o.bad_sync = true,
@@ -407,6 +415,23 @@ impl Peer {
         self.publish(Topic::Votes, oversized).await;
     }
 
+    /// One volley of votes of heights far beyond any honest head.
+    async fn flood_future(&self) {
+        let height = self.seen().height.saturating_add(FUTURE_LEAD);
+        for n in 0..FLOOD_VALID_PER_TICK as u64 {
+            let vote = Vote {
+                kind: VoteKind::Prevote,
+                height: Height(height + n),
+                round: Round(0),
+                value: None,
+                validator: ValidatorIndex(0),
+            }
+            .sign(self.chain_id, &self.outsider);
+            self.stats.signed.fetch_add(1, Ordering::Relaxed);
+            self.publish_vote(&vote).await;
+        }
+    }
+
     /// Re-publishes captured votes at least two heights old.
     async fn replay(&self) {
         let old: Vec<SignedVote> = {
@@ -671,6 +696,9 @@ async fn main() -> eyre::Result<()> {
             _ = tick.tick() => {
                 if options.flood || options.flood_valid {
                     peer.flood(options.flood).await;
+                }
+                if options.flood_future {
+                    peer.flood_future().await;
                 }
                 if options.replay {
                     peer.replay().await;

@@ -135,7 +135,9 @@ fn hostile_peers_are_banned_and_finality_holds() {
 /// a second, each a new gossip message: every one passes the checks, so
 /// only their rate gives the sender away: the engine counts copies of
 /// votes it holds (and messages of past heights) per peer and bans a peer
-/// far above what rebroadcasts explain.
+/// far above what rebroadcasts explain. Then votes of heights a million
+/// ahead, which nothing checks: validators at the tip count them the same
+/// way (a node that is behind would not).
 #[test]
 fn a_flood_of_genuine_votes_costs_the_sender() {
     hostile_phases(&[
@@ -143,6 +145,11 @@ fn a_flood_of_genuine_votes_costs_the_sender() {
         Phase {
             name: "flood of genuine current votes",
             flags: &["--flood-valid"],
+            banned: true,
+        },
+        Phase {
+            name: "flood of far-future votes",
+            flags: &["--flood-future"],
             banned: true,
         },
     ]);
