@@ -150,11 +150,23 @@ pub struct PoolAccount {
 pub trait AccountState {
     /// Reads one account.
     fn account(&self, address: Address) -> PoolResult<PoolAccount>;
+
+    /// The number of the block whose state [`AccountState::account`]
+    /// reads, if known. While it is the block the pool last caught up
+    /// with, the pool answers for the senders it holds from what it read
+    /// before, without a read. `None` (the default): always read.
+    fn head(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<T: AccountState + ?Sized> AccountState for &T {
     fn account(&self, address: Address) -> PoolResult<PoolAccount> {
         (**self).account(address)
+    }
+
+    fn head(&self) -> Option<u64> {
+        (**self).head()
     }
 }
 
@@ -169,5 +181,10 @@ impl AccountState for crate::store::Store {
             nonce: a.nonce,
             balance: a.balance,
         }))
+    }
+
+    fn head(&self) -> Option<u64> {
+        // In memory; an error is impossible today and means "unknown".
+        self.head_number().ok().flatten()
     }
 }

@@ -68,6 +68,10 @@ pub struct Pool {
     /// The last new head's update failed: the next one reads every
     /// sender's account, not only the ones its block changed.
     refresh_all: bool,
+    /// The block whose state the held senders' nonces and balances are:
+    /// set by a new head that followed the one before it (or read every
+    /// sender), `None` when unknown.
+    synced_head: Option<u64>,
 }
 
 /// `(pending, queued)` of one sender.
@@ -88,6 +92,7 @@ impl Pool {
             queued_count: 0,
             next_seq: 0,
             refresh_all: false,
+            synced_head: None,
         }
     }
 
@@ -140,7 +145,17 @@ impl Pool {
             });
         }
         let sender = tx.signer();
-        let account = state.account(sender)?;
+        let account = match self.senders.get(&sender) {
+            // Read at the block that is still the head: a read would
+            // return the same.
+            Some(held) if self.synced_head.is_some() && state.head() == self.synced_head => {
+                PoolAccount {
+                    nonce: held.nonce,
+                    balance: held.balance,
+                }
+            }
+            _ => state.account(sender)?,
+        };
         if facts.nonce < account.nonce {
             return Err(PoolError::NonceTooLow {
                 next: account.nonce,
@@ -360,9 +375,18 @@ impl Pool {
         changed: Option<&[Address]>,
         state: &impl AccountState,
     ) -> PoolResult<NewBlockOutcome> {
+        // Taken before the reads, which see this block's state or a later
+        // one: labelled no later than what they read, the held state is
+        // never taken for a head it does not reflect.
+        let number = state.head();
+        // Reading every sender also (re)starts the held state's sync with
+        // the head, when the state knows its head and the pool is not in
+        // sync (at start, or after a head it did not hear of).
         let every_sender = self.refresh_all
             || head.block_gas_limit != self.params.head.block_gas_limit
-            || changed.is_none();
+            || changed.is_none()
+            || (number.is_some() && self.synced_head.is_none());
+        let holds_none = self.senders.is_empty();
         let read = |address: &Address| state.account(*address).map(|a| (*address, a));
         let accounts = match changed {
             Some(changed) if !every_sender => changed
@@ -373,6 +397,13 @@ impl Pool {
             _ => self.senders.keys().map(read).collect(),
         };
         self.refresh_all = accounts.is_err();
+        // Unless every held sender was read (or none is held), only the
+        // ones this block changed were: the rest are as of the block
+        // before, so this holds only if that one was synced.
+        let follows = number.is_some_and(|n| n > 0 && self.synced_head == Some(n - 1));
+        self.synced_head = (accounts.is_ok() && (every_sender || holds_none || follows))
+            .then_some(number)
+            .flatten();
         let accounts = accounts?;
         self.params.head = head;
         let mut outcome = NewBlockOutcome::default();

@@ -394,6 +394,90 @@ fn new_block_reads_only_the_senders_its_block_changed() {
 }
 
 #[test]
+fn admission_reuses_held_sender_state_only_at_the_head_it_was_read() {
+    /// Counts account reads; its head is a block number the test moves.
+    struct AtHead<'a> {
+        state: &'a MemState,
+        head: std::cell::Cell<u64>,
+        reads: std::cell::Cell<usize>,
+    }
+    impl AccountState for AtHead<'_> {
+        fn account(&self, address: Address) -> PoolResult<PoolAccount> {
+            self.reads.set(self.reads.get() + 1);
+            self.state.account(address)
+        }
+        fn head(&self) -> Option<u64> {
+            Some(self.head.get())
+        }
+    }
+    let (alice, bob) = (key(1), key(2));
+    let mut state = MemState::default();
+    let at = AtHead {
+        state: &state,
+        head: 5.into(),
+        reads: 0.into(),
+    };
+    let mut pool = pool();
+    // Nothing held and nothing synced yet: admission reads.
+    pool.add(eip1559(&alice, 0, 10, 1), &at).expect("fits");
+    assert_eq!(at.reads.get(), 1);
+    pool.add(eip1559(&alice, 1, 10, 1), &at).expect("fits");
+    assert_eq!(at.reads.get(), 2, "no head synced: still read");
+
+    // Block 5 is announced. The pool was not in sync with any head, so it
+    // reads every sender it holds: Alice's state is now as of 5.
+    pool.on_new_block(head(), &[], Some(&[addr(&alice)]), &at)
+        .expect("state reads");
+    let reads = at.reads.get();
+    pool.add(eip1559(&alice, 2, 10, 1), &at).expect("fits");
+    assert_eq!(
+        at.reads.get(),
+        reads,
+        "held and at the synced head: no read"
+    );
+    pool.add(eip1559(&bob, 0, 10, 1), &at).expect("fits");
+    assert_eq!(at.reads.get(), reads + 1, "a sender not held is read");
+
+    // The store moved to 6 before the pool heard of it: read.
+    at.head.set(6);
+    pool.add(eip1559(&alice, 3, 10, 1), &at).expect("fits");
+    assert_eq!(at.reads.get(), reads + 2);
+    // Block 6 follows 5: synced again, held senders answer.
+    pool.on_new_block(head(), &[], Some(&[]), &at)
+        .expect("state reads");
+    let reads = at.reads.get();
+    pool.add(eip1559(&alice, 4, 10, 1), &at).expect("fits");
+    assert_eq!(at.reads.get(), reads);
+
+    // Block 8 is announced without 7 (its changes unseen): not in sync
+    // until the next head reads every sender.
+    at.head.set(8);
+    pool.on_new_block(head(), &[], Some(&[]), &at)
+        .expect("state reads");
+    let reads = at.reads.get();
+    pool.add(eip1559(&alice, 5, 10, 1), &at).expect("fits");
+    assert_eq!(at.reads.get(), reads + 1, "a gap in the heads: read");
+
+    // Reading every sender syncs whatever came before. A block included
+    // Alice's first three: her held nonce is 3, and admission answers
+    // from it as a read would.
+    state.set(addr(&alice), 3, U256::MAX);
+    let at = AtHead {
+        state: &state,
+        head: 9.into(),
+        reads: 0.into(),
+    };
+    pool.on_new_block(head(), &[], None, &at)
+        .expect("state reads");
+    let reads = at.reads.get();
+    let err = pool
+        .add(eip1559(&alice, 2, 11, 1), &at)
+        .expect_err("nonce below the account's");
+    assert_eq!(err.to_string(), "nonce too low: next nonce 3, tx nonce 2");
+    assert_eq!(at.reads.get(), reads, "answered from the held state");
+}
+
+#[test]
 fn content_lists_pending_and_queued_by_sender_and_nonce() {
     let (alice, bob) = (key(1), key(2));
     let state = MemState::default();
