@@ -74,6 +74,7 @@ impl AnvilProcess {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait()? {
+                crate::children::reaped(self.child.id());
                 bail!("anvil exited with {status}:\n{}", self.output());
             }
             if rpc(self.rpc, "eth_chainId", json!([])).is_ok() {
@@ -104,6 +105,7 @@ impl AnvilProcess {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        crate::children::reaped(self.child.id());
         Ok(())
     }
 
@@ -125,6 +127,7 @@ fn spawn(args: &[String], rpc: SocketAddr, state: &Path, log: &Path) -> eyre::Re
         .stdout(out.try_clone()?)
         .stderr(out)
         .spawn()
+        .inspect(|child| crate::children::started(child.id()))
         .wrap_err("spawning anvil")
 }
 
@@ -132,5 +135,6 @@ impl Drop for AnvilProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::children::reaped(self.child.id());
     }
 }

@@ -6,6 +6,7 @@ pub mod anvil;
 pub mod bench;
 pub mod bridge_env;
 pub mod byzantine;
+pub mod children;
 pub mod load;
 pub mod node_process;
 pub mod testnet;

@@ -109,6 +109,7 @@ impl NodeProcess {
             .stderr(out)
             .spawn()
             .wrap_err("spawning outrigger")?;
+        crate::children::started(child.id());
         let mut node = Self {
             child,
             rpc,
@@ -123,6 +124,7 @@ impl NodeProcess {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait()? {
+                crate::children::reaped(self.child.id());
                 bail!(
                     "node exited with {status} before serving:\n{}",
                     self.output()
@@ -148,13 +150,18 @@ impl NodeProcess {
 
     /// Its exit status, if it has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        let status = self.child.try_wait().ok().flatten();
+        if status.is_some() {
+            crate::children::reaped(self.child.id());
+        }
+        status
     }
 
     /// `kill -9`.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::children::reaped(self.child.id());
     }
 
     /// SIGTERM, then waits (at most 20 s) for a clean exit.
@@ -168,6 +175,7 @@ impl NodeProcess {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait()? {
+                crate::children::reaped(self.child.id());
                 return Ok(status);
             }
             if Instant::now() > deadline {

@@ -23,6 +23,8 @@ const USAGE: &str = "usage: outrigger-bench <import|state-scale|devnet-tps|rpc|s
                      [--size tiny|small|full] [--json FILE] [--knob value ...]";
 
 fn main() -> eyre::Result<()> {
+    // Stopped by a signal, the validators and anvil it started go too.
+    outrigger_tests::children::kill_on_signal()?;
     let args: Vec<String> = std::env::args().collect();
     let Some(scenario) = args.get(1).cloned() else {
         eyre::bail!("{USAGE}");

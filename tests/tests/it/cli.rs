@@ -326,3 +326,107 @@ fn encrypted_keys_need_their_passphrase() {
     node.wait_for_block(head + 2, Duration::from_secs(30))
         .unwrap();
 }
+
+/// `outrigger node` processes whose parent is `parent`.
+fn node_children(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // `pid (comm) state ppid ...`; comm has no ")" here.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some((head, rest)) = stat.split_once(") ") else {
+                return false;
+            };
+            let ppid = rest.split_whitespace().nth(1);
+            let node = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).nth(1) == Some(b"node"));
+            head.ends_with("(outrigger") && ppid == Some(&parent.to_string()) && node
+        })
+        .collect()
+}
+
+/// Whether `pid` is gone or only a zombie waiting for its new parent.
+fn stopped(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .split_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+    }
+}
+
+/// Sends SIGTERM to the benchmark when the test ends early.
+struct Terminate(std::process::Child);
+
+impl Drop for Terminate {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_signalled_benchmark_stops_the_validators_it_started() {
+    let mut bench = Terminate(
+        Command::new(env!("CARGO_BIN_EXE_outrigger-bench"))
+            .args(["devnet-tps", "--size", "tiny"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = bench.0.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let validators = loop {
+        let found = node_children(pid);
+        if found.len() >= 4 {
+            break found;
+        }
+        assert!(
+            bench.0.try_wait().unwrap().is_none(),
+            "the benchmark ended before its four validators were up"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no validators in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        validators.iter().all(|v| !stopped(*v)),
+        "validators {validators:?} run before the signal"
+    );
+    println!("validators {validators:?} up; stopping the benchmark");
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = bench.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the benchmark ignored SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(143), "exit code of a SIGTERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !validators.iter().all(|v| stopped(*v)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "validators {validators:?} still run after the benchmark was stopped"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
