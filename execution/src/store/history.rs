@@ -116,7 +116,11 @@ impl Store {
         if number == 0 {
             return Ok(());
         }
-        let (account_changes, account_history) = (self.cf(HISTORY), self.cf(HISTORY));
+        // Changeset keys start with the block number: put in key order,
+        // each lands beside the one before it in the memtable, where an
+        // insert costs least. The index keys follow, also in order.
+        let mut changes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut index: Vec<Vec<u8>> = Vec::new();
         // The flat records were read when the update was computed, against
         // this same head (the block extends it); read again only for an
         // update that did not carry them.
@@ -127,14 +131,12 @@ impl Store {
                 false => self.get(ACCOUNTS, address.as_slice())?,
             }
             .unwrap_or_default();
-            batch.put_cf(
-                account_changes,
-                account_change_key(number, address),
-                previous,
-            );
-            batch.put_cf(account_history, account_history_key(address, number), []);
+            changes.push((account_change_key(number, address), previous));
+            index.push(account_history_key(address, number));
         }
-        let (storage_changes, storage_history) = (self.cf(HISTORY), self.cf(HISTORY));
+        // Slots whose value before the block is still to be read, in one
+        // batch.
+        let mut unread: Vec<(Address, B256)> = Vec::new();
         for change in &state.storage {
             let address = &change.address;
             let mut recorded = HashSet::new();
@@ -149,37 +151,39 @@ impl Store {
                 for entry in iter {
                     let (key, value) = entry?;
                     let slot = B256::from_slice(&key[20..52]);
-                    batch.put_cf(
-                        storage_changes,
-                        storage_change_key(number, address, &slot),
-                        value,
-                    );
-                    batch.put_cf(
-                        storage_history,
-                        storage_history_key(address, &slot, number),
-                        [],
-                    );
+                    changes.push((storage_change_key(number, address, &slot), value.to_vec()));
+                    index.push(storage_history_key(address, &slot, number));
                     recorded.insert(slot);
                 }
             }
-            for (slot, _) in &change.slots {
-                if recorded.contains(slot) {
-                    continue;
-                }
-                let previous = self
-                    .get(STORAGE, &storage_key(address, slot))?
-                    .unwrap_or_default();
-                batch.put_cf(
-                    storage_changes,
-                    storage_change_key(number, address, slot),
-                    previous,
-                );
-                batch.put_cf(
-                    storage_history,
-                    storage_history_key(address, slot, number),
-                    [],
-                );
-            }
+            unread.extend(
+                change
+                    .slots
+                    .iter()
+                    .filter(|(slot, _)| !recorded.contains(slot))
+                    .map(|(slot, _)| (*address, *slot)),
+            );
+        }
+        let keys: Vec<[u8; 52]> = unread
+            .iter()
+            .map(|(address, slot)| storage_key(address, slot))
+            .collect();
+        let values = self.multi_get(STORAGE, &keys)?;
+        for ((address, slot), previous) in unread.iter().zip(values) {
+            changes.push((
+                storage_change_key(number, address, slot),
+                previous.unwrap_or_default(),
+            ));
+            index.push(storage_history_key(address, slot, number));
+        }
+        changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        index.sort_unstable();
+        let history = self.cf(HISTORY);
+        for (key, previous) in &changes {
+            batch.put_cf(history, key, previous);
+        }
+        for key in &index {
+            batch.put_cf(history, key, []);
         }
         let first = match self.history_first()? {
             Some(first) => first,
