@@ -107,13 +107,6 @@ impl Engine {
         }
     }
 
-    /// Counts a message that was of no use against the peer that sent it: a
-    /// copy of a vote we hold, or a vote or proposal of a past height. Honest
-    /// peers relay only what they accepted and rebroadcast a stalled height
-    /// every few seconds, so they send few; a peer sending far more (copies
-    /// of genuine messages with fresh nonces, which gossip cannot tell apart
-    /// by id, or old ones replayed) is penalised for every `allowed` such
-    /// messages within a second, and banned at twice that.
     /// A vote or proposal of a height past the next, ignored without a
     /// check. A node that is behind gets honest traffic of heights far
     /// ahead of its own and cannot tell junk from it, so such a message
@@ -133,6 +126,14 @@ impl Engine {
         }
     }
 
+    /// Counts a message that was of no use against the peer that sent it: a
+    /// copy of a vote we hold, or a vote or proposal of a past height (or
+    /// of one far ahead, see [`Engine::note_ahead`]). Honest
+    /// peers relay only what they accepted and rebroadcast a stalled height
+    /// every few seconds, so they send few; a peer sending far more (copies
+    /// of genuine messages with fresh nonces, which gossip cannot tell apart
+    /// by id, or old ones replayed) is penalised for every `allowed` such
+    /// messages within a second, and banned at twice that.
     fn note_ignored(&mut self, source: Option<PeerId>) {
         let Some(peer) = source else { return };
         let allowed = DUPLICATES_PER_SECOND_BASE
