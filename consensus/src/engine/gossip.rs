@@ -8,9 +8,9 @@ use outrigger_consensus_core::{Height, Input, ValidatorSet};
 use tracing::{debug, error, warn};
 
 use super::{
-    AHEAD_HORIZON, DUPLICATE_PEERS_MAX, DUPLICATES_BAN_FACTOR, DUPLICATES_PER_SECOND_BASE,
-    DUPLICATES_PER_SECOND_PER_VALIDATOR, EARLY_BYTES_MAX, EARLY_MESSAGES_MAX, Engine, EngineError,
-    Internal, vote_label,
+    AHEAD_HORIZON_PER_SECOND, DUPLICATE_PEERS_MAX, DUPLICATES_BAN_FACTOR,
+    DUPLICATES_PER_SECOND_BASE, DUPLICATES_PER_SECOND_PER_VALIDATOR, EARLY_BYTES_MAX,
+    EARLY_MESSAGES_MAX, Engine, EngineError, Internal, vote_label,
 };
 use crate::{
     app::{AppError, TransactionVerdict},
@@ -112,7 +112,8 @@ impl Engine {
     /// ahead of its own and cannot tell junk from it, so such a message
     /// counts against its sender only when this node follows consensus
     /// (no sync under way, a status round done) and the height is beyond
-    /// [`AHEAD_HORIZON`] past the best head known.
+    /// [`AHEAD_HORIZON_PER_SECOND`] per second of the sync interval (at
+    /// least one) past the best head known.
     fn note_ahead(&mut self, source: Option<PeerId>, height: Height) {
         let Some(peers_head) = self.peers_head else {
             return;
@@ -120,7 +121,9 @@ impl Engine {
         if self.sync_progress.is_some() {
             return;
         }
-        let horizon = self.head().max(peers_head).saturating_add(AHEAD_HORIZON);
+        let seconds = self.config.sync.interval.as_secs_f64().ceil().max(1.0) as u64;
+        let margin = AHEAD_HORIZON_PER_SECOND.saturating_mul(seconds);
+        let horizon = self.head().max(peers_head).saturating_add(margin);
         if height.0 > horizon {
             self.note_ignored(source);
         }

@@ -212,11 +212,11 @@ const DUPLICATES_BAN_FACTOR: u32 = 2;
 /// Peers whose duplicate counts are kept at once.
 const DUPLICATE_PEERS_MAX: usize = 1024;
 /// Heights past the best head peers reported (or this node's, if higher)
-/// that an honest message may still carry: the chain moves on between two
-/// status rounds (one per sync interval), by up to ~90 empty blocks a
-/// second at block time 0. A message beyond, while this node follows
-/// consensus, is junk and counts against its sender.
-const AHEAD_HORIZON: u64 = 1024;
+/// that an honest message may still carry, per second of the sync
+/// interval: the chain moves on between two status rounds, by up to ~90
+/// empty blocks a second at block time 0. A message beyond, while this
+/// node follows consensus, is junk and counts against its sender.
+const AHEAD_HORIZON_PER_SECOND: u64 = 1024;
 
 /// Capacity of the engine's internal channel.
 const INTERNAL_CHANNEL: usize = 1024;
