@@ -229,21 +229,25 @@ impl<R: NodeReader> Trie<R> {
             }
             wanted.sort_unstable();
             wanted.dedup();
-            let paths: Vec<Nibbles> = wanted.iter().map(|(path, _)| path.clone()).collect();
+            let (paths, hashes): (Vec<Nibbles>, Vec<B256>) = wanted.into_iter().unzip();
             let stored = self.reader.nodes(&paths)?;
-            let load = |((path, hash), stored): (&(Nibbles, B256), Option<Vec<u8>>)| {
+            let load = |((path, hash), stored): ((&Nibbles, &B256), Option<Vec<u8>>)| {
                 let rlp = check_node(path, *hash, stored)?;
                 decode(&rlp, NodeRef::Hash(*hash))
             };
-            let nodes: Vec<Node> = if wanted.len() >= PARALLEL_LOADS {
-                wanted
+            // Below the threshold, on this thread: a parallel iterator
+            // called from outside the pool hands the work to it and waits.
+            let nodes: Vec<Node> = if paths.len() >= PARALLEL_LOADS {
+                paths
                     .par_iter()
+                    .zip(&hashes)
                     .zip(stored)
                     .map(load)
                     .collect::<Result<_, _>>()?
             } else {
-                wanted
+                paths
                     .iter()
+                    .zip(&hashes)
                     .zip(stored)
                     .map(load)
                     .collect::<Result<_, _>>()?
