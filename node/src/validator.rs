@@ -177,16 +177,10 @@ impl TxBatcher {
         let mut bytes = first.len();
         let mut batch = vec![Bytes::from(first)];
         while batch.len() < TX_GOSSIP_BATCH_MAX {
-            // At the deadline, what is already queued still goes in.
-            let tx = match self.queue.try_recv() {
-                Ok(tx) => tx,
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    match tokio::time::timeout_at(deadline, self.queue.recv()).await {
-                        Ok(Some(tx)) => tx,
-                        Ok(None) | Err(_) => break,
-                    }
-                }
+            // The queue is polled before the deadline is checked, so what
+            // is already queued still goes in once the delay is over.
+            let Ok(Some(tx)) = tokio::time::timeout_at(deadline, self.queue.recv()).await else {
+                break;
             };
             if bytes + tx.len() > TX_GOSSIP_BATCH_BYTES {
                 self.carried = Some(tx);
