@@ -83,10 +83,7 @@ impl Knobs {
     where
         T::Err: std::fmt::Display,
     {
-        match self.0.iter().rev().find(|(n, _)| n == name) {
-            Some((_, v)) => v.parse().map_err(|e| eyre::eyre!("--{name} {v}: {e}")),
-            None => Ok(default),
-        }
+        Ok(self.get_opt(name)?.unwrap_or(default))
     }
 
     /// The value of `--name`, if given.
