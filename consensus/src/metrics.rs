@@ -1,7 +1,7 @@
 //! The engine's Prometheus metrics (`outrigger_consensus_*`,
 //! `outrigger_sync_*`), registered once on the node's registry.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Consensus and block sync metrics.
 #[derive(Clone, Debug)]
@@ -26,6 +26,9 @@ pub struct EngineMetrics {
     pub signed: IntCounterVec,
     /// `outrigger_consensus_committed_total`: blocks decided by consensus here.
     pub committed: IntCounter,
+    /// `outrigger_consensus_height_seconds`: from the start of a height to
+    /// its block's commit here (the wait for the block interval excluded).
+    pub height_seconds: Histogram,
     /// `outrigger_consensus_equivocations_total`: conflicting signed votes
     /// seen (evidence of a double sign).
     pub equivocations: IntCounter,
@@ -92,6 +95,19 @@ impl EngineMetrics {
                 "outrigger_consensus_committed_total",
                 "Blocks decided by consensus on this node",
             )?,
+            height_seconds: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "outrigger_consensus_height_seconds",
+                        "Seconds from the start of a height to its block's commit",
+                    )
+                    .buckets(vec![
+                        0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0,
+                    ]),
+                )?;
+                registry.register(Box::new(h.clone()))?;
+                h
+            },
             equivocations: counter(
                 "outrigger_consensus_equivocations_total",
                 "Conflicting signed votes seen (double signs)",

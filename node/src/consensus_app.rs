@@ -3,7 +3,7 @@
 //! committing a decided block is only the write, synced blocks imported,
 //! stored blocks served to peers, gossiped transactions pooled.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rlp::Decodable as _;
@@ -88,7 +88,17 @@ impl ChainApp {
         kept.insert(executed.hash, executed);
     }
 
+    /// Records the time since `started` as `stage` of a block.
+    fn observe(&self, stage: &str, started: Instant) {
+        self.state
+            .metrics
+            .block_stage
+            .with_label_values(&[stage])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
     fn commit_executed(&self, executed: &ExecutedBlock, seal: &[u8]) -> Result<(), AppError> {
+        let started = Instant::now();
         let parent_timestamp = self
             .state
             .chain
@@ -102,6 +112,7 @@ impl ChainApp {
             .map_err(app_error)?;
         self.executed.lock().clear();
         sealer::announce(&self.state, executed, parent_timestamp);
+        self.observe("commit", started);
         Ok(())
     }
 }
@@ -134,7 +145,9 @@ impl Application for ChainApp {
     }
 
     fn propose(&self, height: u64) -> Result<Block, AppError> {
+        let started = Instant::now();
         let (executed, parent) = sealer::build_on_head(&self.state).map_err(app_error)?;
+        self.observe("build", started);
         if parent.number + 1 != height {
             return Err(AppError::NotOnHead {
                 number: height,
@@ -180,8 +193,10 @@ impl Application for ChainApp {
                 .map(|tx| pool.get(tx.tx_hash()).map(|pooled| pooled.signer()))
                 .collect()
         };
+        let started = Instant::now();
         match self.state.chain.execute_with_senders(block.clone(), &known) {
             Ok(executed) => {
+                self.observe("validate", started);
                 self.keep(executed);
                 Ok(true)
             }
@@ -209,7 +224,12 @@ impl Application for ChainApp {
         let cached = self.executed.lock().get(&hash).cloned();
         let executed = match cached {
             Some(executed) => executed,
-            None => self.state.chain.execute(block).map_err(app_error)?,
+            None => {
+                let started = Instant::now();
+                let executed = self.state.chain.execute(block).map_err(app_error)?;
+                self.observe("import", started);
+                executed
+            }
         };
         self.commit_executed(&executed, seal)
     }

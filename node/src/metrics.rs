@@ -24,6 +24,11 @@ pub struct Metrics {
     pub block_transactions: Histogram,
     /// `outrigger_block_gas_used`: gas used per block.
     pub block_gas_used: Histogram,
+    /// `outrigger_block_stage_seconds{stage}`: time a validator spends on a
+    /// block: `build` (a proposal, from the pool), `validate` (executing a
+    /// peer's proposal), `commit` (writing a decided or synced block),
+    /// `import` (executing a synced block).
+    pub block_stage: HistogramVec,
     /// `outrigger_txpool_transactions{state="pending"|"queued"}`.
     pub txpool_pending: IntGauge,
     /// See `txpool_pending`.
@@ -68,6 +73,16 @@ impl Metrics {
             HistogramOpts::new("outrigger_block_gas_used", "Gas used per block")
                 .buckets(prometheus::exponential_buckets(21_000.0, 4.0, 8)?),
         )?;
+        let block_stage = HistogramVec::new(
+            HistogramOpts::new(
+                "outrigger_block_stage_seconds",
+                "Seconds spent building, validating, committing or importing a block",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
+            &["stage"],
+        )?;
         let txpool = |state: &str| {
             IntGauge::with_opts(
                 Opts::new("outrigger_txpool_transactions", "Transactions in the pool")
@@ -110,6 +125,7 @@ impl Metrics {
         registry.register(Box::new(block_interval.clone()))?;
         registry.register(Box::new(block_transactions.clone()))?;
         registry.register(Box::new(block_gas_used.clone()))?;
+        registry.register(Box::new(block_stage.clone()))?;
         registry.register(Box::new(txpool_pending.clone()))?;
         registry.register(Box::new(txpool_queued.clone()))?;
         registry.register(Box::new(rpc_requests.clone()))?;
@@ -120,6 +136,7 @@ impl Metrics {
             block_interval,
             block_transactions,
             block_gas_used,
+            block_stage,
             txpool_pending,
             txpool_queued,
             rpc_requests,

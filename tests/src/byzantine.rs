@@ -12,7 +12,7 @@ use std::{
 
 use eyre::{Context as _, bail};
 
-use crate::node_process::{NodeProcess, http_get, outrigger_binary, target_profile_dir};
+use crate::node_process::{NodeProcess, outrigger_binary, target_profile_dir};
 
 /// How long the byzantine peer may take to print its peer id.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -130,16 +130,7 @@ pub fn bans_of(node: &NodeProcess, peer_id: &str) -> Vec<String> {
 
 /// A Prometheus sample of `node` (summed over label sets).
 pub fn metric(node: &NodeProcess, name: &str) -> eyre::Result<f64> {
-    let (_, body) = http_get(node.metrics, "/metrics")?;
-    Ok(body
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let rest = l.strip_prefix(name)?;
-            (rest.starts_with(' ') || rest.starts_with('{')).then_some(rest)
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
+    crate::node_process::metric_at(node.metrics, name)
 }
 
 /// Starts a full node in `dir` on the genesis at `genesis` that dials only

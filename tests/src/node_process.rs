@@ -232,6 +232,22 @@ pub fn http_get(addr: SocketAddr, path: &str) -> eyre::Result<(u16, String)> {
     read_response(stream)
 }
 
+/// The sum of the Prometheus samples at `addr` whose series is `name`:
+/// the bare name sums every label set, `name{labels}` one exactly.
+pub fn metric_at(addr: SocketAddr, name: &str) -> eyre::Result<f64> {
+    let (_, body) = http_get(addr, "/metrics")?;
+    Ok(body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            (rest.starts_with(' ') || (rest.starts_with('{') && !name.ends_with('}')))
+                .then_some(rest)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
 fn read_response(mut stream: TcpStream) -> eyre::Result<(u16, String)> {
     let mut response = String::new();
     stream.read_to_string(&mut response)?;

@@ -334,16 +334,7 @@ impl TestNet {
 
     /// A Prometheus sample of node `index` (summed over label sets).
     pub fn metric(&self, index: usize, name: &str) -> eyre::Result<f64> {
-        let (_, body) = crate::node_process::http_get(self.node(index).metrics, "/metrics")?;
-        Ok(body
-            .lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter(|l| {
-                let rest = &l[name.len()..];
-                rest.starts_with(' ') || rest.starts_with('{')
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum())
+        crate::node_process::metric_at(self.node(index).metrics, name)
     }
 
     /// Adds and starts a validator node that signs with `key_file`, a key

@@ -561,6 +561,9 @@ impl Engine {
                 match committed {
                     Ok(()) => {
                         self.metrics.committed.inc();
+                        self.metrics
+                            .height_seconds
+                            .observe(self.height_started.elapsed().as_secs_f64());
                         info!(
                             target: "consensus",
                             height = %decision.height,

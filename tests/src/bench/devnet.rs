@@ -102,6 +102,65 @@ pub fn start_net(
     })
 }
 
+/// The validators a run loads and watches.
+struct Validators {
+    rpcs: Vec<SocketAddr>,
+    pids: Vec<u32>,
+    metrics: Vec<SocketAddr>,
+}
+
+/// The per-block time histograms the validators export, by the word the
+/// report uses: a height from its start to its commit, and the stages of
+/// the node's `outrigger_block_stage_seconds`.
+const STAGES: [(&str, &str); 4] = [
+    ("height", "outrigger_consensus_height_seconds"),
+    ("build", "outrigger_block_stage_seconds{stage=\"build\"}"),
+    (
+        "validate",
+        "outrigger_block_stage_seconds{stage=\"validate\"}",
+    ),
+    ("commit", "outrigger_block_stage_seconds{stage=\"commit\"}"),
+];
+
+/// Sum and count of each of [`STAGES`], over all validators.
+struct StageTotals(Vec<(f64, f64)>);
+
+impl StageTotals {
+    fn read(metrics: &[SocketAddr]) -> eyre::Result<Self> {
+        let series = |name: &str, part: &str| match name.split_once('{') {
+            Some((base, labels)) => format!("{base}_{part}{{{labels}"),
+            None => format!("{name}_{part}"),
+        };
+        let mut totals = Vec::with_capacity(STAGES.len());
+        for (_, name) in STAGES {
+            let (mut sum, mut count) = (0.0, 0.0);
+            for addr in metrics {
+                sum += crate::node_process::metric_at(*addr, &series(name, "sum"))?;
+                count += crate::node_process::metric_at(*addr, &series(name, "count"))?;
+            }
+            totals.push((sum, count));
+        }
+        Ok(Self(totals))
+    }
+
+    /// The mean of each stage between `self` and the later `after`.
+    fn means_until(&self, after: &Self) -> String {
+        STAGES
+            .iter()
+            .zip(self.0.iter().zip(&after.0))
+            .map(|((word, _), ((s0, c0), (s1, c1)))| {
+                let count = c1 - c0;
+                if count > 0.0 {
+                    format!("{word} {:.0} ms", (s1 - s0) / count * 1e3)
+                } else {
+                    format!("{word} -")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// The validators' process ids (found by their config path).
 pub fn validator_pids(root: &Path) -> eyre::Result<Vec<u32>> {
     (0..VALIDATORS)
@@ -135,13 +194,16 @@ pub fn run(size: Size, knobs: &Knobs) -> eyre::Result<Vec<Row>> {
         settings.gas_limit,
     )?;
     net.wait_all(1, Duration::from_secs(60))?;
-    let rpcs: Vec<SocketAddr> = (0..VALIDATORS).map(|i| net.node(i).rpc).collect();
-    let pids = validator_pids(dir.path())?;
+    let validators = Validators {
+        rpcs: (0..VALIDATORS).map(|i| net.node(i).rpc).collect(),
+        pids: validator_pids(dir.path())?,
+        metrics: (0..VALIDATORS).map(|i| net.node(i).metrics).collect(),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let rows = runtime
-        .block_on(measure(&rpcs, &pids, &settings))
+        .block_on(measure(&validators, &settings))
         .wrap_err_with(|| format!("devnet logs in {}", dir.path().display()));
     if rows.is_err() {
         // Keep the logs for a look.
@@ -155,17 +217,22 @@ pub fn run(size: Size, knobs: &Knobs) -> eyre::Result<Vec<Row>> {
 async fn workload(
     name: &str,
     plan: &Arc<Plan>,
-    rpcs: &[SocketAddr],
-    pids: &[u32],
+    validators: &Validators,
     settings: &Settings,
     from: Vec<usize>,
     head: u64,
 ) -> eyre::Result<Vec<Row>> {
+    let Validators {
+        rpcs,
+        pids,
+        metrics,
+    } = validators;
     let mut rows = Vec::new();
     let tracker = Tracker::new(plan);
     let watcher = tokio::spawn(tracker.clone().run(rpcs[0], head));
     let clients = settings.clients_per_node * rpcs.len();
     let cpu_before = cpu_of(pids)?;
+    let stages_before = StageTotals::read(metrics)?;
     let sat = load::saturate(
         plan,
         &tracker,
@@ -177,6 +244,7 @@ async fn workload(
     )
     .await?;
     let cpu_after = cpu_of(pids)?;
+    let stages = stages_before.means_until(&StageTotals::read(metrics)?);
     if sat.rejected > 0 {
         eprintln!(
             "{name}: {} transactions refused at saturation, first: {}",
@@ -202,7 +270,7 @@ async fn workload(
     rows.push(
         Row::new("devnet-tps", &format!("{name} finalized tx/s, saturated"), finalized, "tx/s").note(
             format!(
-                "{} senders x window {}, {} blocks of {per_block:.0} txs; CPU per validator {} cores; {} refused",
+                "{} senders x window {}, {} blocks of {per_block:.0} txs; per block (mean): {stages}; CPU per validator {} cores; {} refused",
                 plan.senders,
                 settings.window,
                 blocks.len(),
@@ -212,6 +280,7 @@ async fn workload(
         ),
     );
     let cpu_before = cpu_of(pids)?;
+    let stages_before = StageTotals::read(metrics)?;
     let paced = load::paced(
         plan,
         &tracker,
@@ -223,6 +292,7 @@ async fn workload(
     )
     .await?;
     let cpu_after = cpu_of(pids)?;
+    let stages = stages_before.means_until(&StageTotals::read(metrics)?);
     tracker.stop();
     watcher.await??;
     let cores: Vec<String> = cpu_before
@@ -236,7 +306,7 @@ async fn workload(
         })
         .collect();
     let note = format!(
-        "{} txs at {:.0} tx/s; CPU per validator {} cores; {} refused",
+        "{} txs at {:.0} tx/s; per block (mean): {stages}; CPU per validator {} cores; {} refused",
         paced.latencies.len(),
         settings.rate,
         cores.join("/"),
@@ -272,7 +342,8 @@ fn head(rpc_addr: SocketAddr) -> eyre::Result<u64> {
     crate::node_process::quantity(&rpc(rpc_addr, "eth_blockNumber", json!([]))?)
 }
 
-async fn measure(rpcs: &[SocketAddr], pids: &[u32], settings: &Settings) -> eyre::Result<Vec<Row>> {
+async fn measure(validators: &Validators, settings: &Settings) -> eyre::Result<Vec<Row>> {
+    let rpcs = &validators.rpcs[..];
     let mut rows = Vec::new();
     let keys: Vec<_> = (0..settings.senders).map(load::sender_key).collect();
     let per_sender = settings.per_sender();
@@ -291,7 +362,7 @@ async fn measure(rpcs: &[SocketAddr], pids: &[u32], settings: &Settings) -> eyre
         |_, _| Kind::Eth,
     ));
     let start = vec![0usize; keys.len()];
-    rows.extend(workload("ETH", &eth, rpcs, pids, settings, start, head(rpcs[0])?).await?);
+    rows.extend(workload("ETH", &eth, validators, settings, start, head(rpcs[0])?).await?);
     if let Some(row) = rows.first_mut() {
         *row = row.clone().vs("recovery ceiling", ceiling);
     }
@@ -334,7 +405,7 @@ async fn measure(rpcs: &[SocketAddr], pids: &[u32], settings: &Settings) -> eyre
         bail!("mints refused: {}", mints.first_error.unwrap_or_default());
     }
     let from = vec![1usize; keys.len()];
-    rows.extend(workload("ERC20", &erc20, rpcs, pids, settings, from, head(rpcs[0])?).await?);
+    rows.extend(workload("ERC20", &erc20, validators, settings, from, head(rpcs[0])?).await?);
     if let Some(row) = rows.get_mut(eth_rows) {
         *row = row.clone().vs("recovery ceiling", ceiling);
     }

@@ -29,6 +29,10 @@ fn main() -> eyre::Result<()> {
     let Some(scenario) = args.get(1).cloned() else {
         eyre::bail!("{USAGE}");
     };
+    if matches!(scenario.as_str(), "-h" | "--help" | "help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let mut rest = args[2..].to_vec();
     let mut take = |name: &str| -> Option<String> {
         let at = rest.iter().position(|a| a == name)?;

@@ -360,6 +360,33 @@ fn stopped(pid: u32) -> bool {
     }
 }
 
+#[test]
+fn the_benchmark_runner_explains_itself() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_outrigger-bench"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for scenario in [
+        "import",
+        "state-scale",
+        "devnet-tps",
+        "rpc",
+        "sync",
+        "--size",
+    ] {
+        assert!(text.contains(scenario), "--help lacks {scenario}: {text}");
+    }
+    let unknown = run(&["nonsense"]);
+    assert!(!unknown.status.success());
+    let error = String::from_utf8_lossy(&unknown.stderr);
+    assert!(error.contains("unknown scenario \"nonsense\""), "{error}");
+}
+
 /// Sends SIGTERM to the benchmark when the test ends early.
 struct Terminate(std::process::Child);
 

@@ -73,6 +73,23 @@ fn four_validators_finalize_agree_and_take_transactions_anywhere() {
             > 0.0
     );
     assert!(net.metric(full, "outrigger_sync_blocks_total").unwrap() > 0.0);
+    // Where blocks' time goes: the validators timed each height and the
+    // stages of their blocks (among them they built and validated); the
+    // full node imported and wrote what it synced.
+    let stage = |node: usize, stage: &str| {
+        let series = format!("outrigger_block_stage_seconds_count{{stage=\"{stage}\"}}");
+        net.metric(node, &series).unwrap()
+    };
+    for (what, nodes) in [("build", 0..4), ("validate", 0..4), ("commit", 0..1)] {
+        let count: f64 = nodes.map(|node| stage(node, what)).sum();
+        assert!(count > 0.0, "no {what} timed");
+    }
+    assert!(
+        net.metric(0, "outrigger_consensus_height_seconds_count")
+            .unwrap()
+            > 0.0
+    );
+    assert!(stage(full, "import") > 0.0 && stage(full, "commit") > 0.0);
     // Every validator is connected to the three others (and maybe the full
     // node); the full node, caught up, is not syncing.
     for node in 0..4 {
