@@ -6,17 +6,25 @@
 //! and the gas defaults to the block gas limit, capped by the node's RPC gas
 //! cap and the fork's per-transaction cap (EIP-7825).
 
+use std::time::{Duration, Instant};
+
 use alloy_consensus::Header;
 use alloy_eips::{eip2930::AccessList, eip7702::SignedAuthorization};
 use alloy_evm::{Evm as _, EvmFactory as _};
 use alloy_primitives::{Address, Bytes, Log, TxKind, U256};
 use revm::{
+    Inspector,
     context::{
-        TxEnv,
+        ContextTr, JournalTr as _, TxEnv,
         result::{EVMError, ExecutionResult, InvalidTransaction},
     },
+    context_interface::ContextError,
     database::CacheDB,
     database_interface::DatabaseRef,
+    interpreter::{
+        CallInputs, CallOutcome as RevmCallOutcome, Gas, InstructionResult, Interpreter,
+        InterpreterResult, interpreter_types::LoopControl as _,
+    },
 };
 
 use crate::{
@@ -146,7 +154,110 @@ pub(crate) struct CallState<'a> {
     pub precompiles: PrecompileEdits,
 }
 
+/// How much of a call may run where blocking is not allowed (an async
+/// worker). Past a bound the call stops and gives no answer, and its caller
+/// runs it again unbounded where it may take its time. The bounds cut no
+/// call short: an answer within them is the unbounded call's answer.
+#[derive(Clone, Copy, Debug)]
+pub struct CallBudget {
+    /// Interpreter steps, over every frame.
+    pub steps: u64,
+    /// Wall time from the start, checked every [`CallBudget::CLOCK_STEPS`]
+    /// steps and at each call.
+    pub time: Duration,
+    /// Gas a precompile may be given: a precompile's work is not in the
+    /// steps, and its worst case grows with its gas.
+    pub precompile_gas: u64,
+}
+
+impl CallBudget {
+    /// Steps between two reads of the clock.
+    pub const CLOCK_STEPS: u64 = 64;
+}
+
+/// Stops execution once its [`CallBudget`] is spent; with none it never does.
+struct Budgeted {
+    budget: Option<CallBudget>,
+    started: Instant,
+    steps: u64,
+    spent: bool,
+}
+
+impl Budgeted {
+    fn new(budget: Option<CallBudget>, started: Instant) -> Self {
+        Self {
+            budget,
+            started,
+            steps: 0,
+            spent: false,
+        }
+    }
+
+    /// Marks the budget spent and makes the execution end with an error.
+    fn spend<CTX: ContextTr>(&mut self, context: &mut CTX) {
+        self.spent = true;
+        if context.error().is_ok() {
+            *context.error() = Err(ContextError::Custom("call budget spent".into()));
+        }
+    }
+}
+
+impl<CTX: ContextTr> Inspector<CTX> for Budgeted {
+    fn step(&mut self, interp: &mut Interpreter, context: &mut CTX) {
+        let Some(budget) = self.budget else { return };
+        self.steps += 1;
+        let over = self.spent
+            || self.steps > budget.steps
+            || (self.steps.is_multiple_of(CallBudget::CLOCK_STEPS)
+                && self.started.elapsed() > budget.time);
+        if over {
+            self.spend(context);
+            interp.bytecode.reset_action();
+            interp.halt_fatal();
+        }
+    }
+
+    fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<RevmCallOutcome> {
+        let budget = self.budget?;
+        let heavy_precompile = inputs.gas_limit > budget.precompile_gas
+            && context
+                .journal_ref()
+                .precompile_addresses()
+                .contains(&inputs.bytecode_address);
+        if !(heavy_precompile || self.started.elapsed() > budget.time) {
+            return None;
+        }
+        self.spend(context);
+        Some(RevmCallOutcome::new(
+            InterpreterResult::new(
+                InstructionResult::FatalExternalError,
+                Bytes::new(),
+                Gas::new(0),
+            ),
+            inputs.return_memory_offset.clone(),
+        ))
+    }
+}
+
 impl Executor {
+    /// [`Executor::call`] under `budget`: `None` if the call needs more
+    /// than it allows (then nothing of it is known).
+    pub fn call_within(
+        &self,
+        store: &Store,
+        header: &Header,
+        request: &CallRequest,
+        gas_cap: u64,
+        overrides: &CallOverrides,
+        budget: CallBudget,
+    ) -> Result<Option<CallOutcome>, CallError> {
+        let started = Instant::now();
+        let mut state = self.call_state(store, header, overrides)?;
+        let gas = self.call_gas(&state.header, request, gas_cap);
+        let header = state.header.clone();
+        self.run_call(&mut state, &header, request, gas, Some(budget), started)
+    }
+
     /// Executes `request` on the state after block `header` (the head or a
     /// block whose state is kept), in that block's environment, without
     /// writing anything.
@@ -332,15 +443,41 @@ impl Executor {
         request: &CallRequest,
         gas: u64,
     ) -> Result<CallOutcome, CallError> {
+        let outcome = self.run_call(state, header, request, gas, None, Instant::now())?;
+        Ok(outcome.expect("a call without a budget runs to its end"))
+    }
+
+    /// Runs a call message with `gas`; under `budget` (counted from
+    /// `started`) it may stop early, giving `None`.
+    fn run_call(
+        &self,
+        state: &mut CallState<'_>,
+        header: &Header,
+        request: &CallRequest,
+        gas: u64,
+        budget: Option<CallBudget>,
+        started: Instant,
+    ) -> Result<Option<CallOutcome>, CallError> {
         let (env, tx) = self.call_env(&state.db, header, request, gas)?;
         let caller = tx.caller;
-        let mut evm = self.factory().evm_factory().create_evm(&mut state.db, env);
+        let mut budgeted = Budgeted::new(budget, started);
+        let mut evm = self.factory().evm_factory().create_evm_with_inspector(
+            &mut state.db,
+            env,
+            &mut budgeted,
+        );
+        // Unbounded, the interpreter runs without the inspector's hooks.
+        evm.set_inspector_enabled(budget.is_some());
         edit_precompiles(evm.precompiles_mut(), &state.precompiles);
-        let result = match evm.transact_raw(tx) {
-            Ok(result) => result.result,
-            Err(error) => return Err(call_error(error, caller)),
-        };
-        Ok(CallOutcome::from_result(result))
+        let result = evm.transact_raw(tx);
+        drop(evm);
+        if budgeted.spent {
+            return Ok(None);
+        }
+        match result {
+            Ok(result) => Ok(Some(CallOutcome::from_result(result.result))),
+            Err(error) => Err(call_error(error, caller)),
+        }
     }
 
     /// The environment and transaction of a call message in block

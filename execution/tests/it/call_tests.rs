@@ -2,8 +2,10 @@
 //! reverts with their data, geth's rules for fees and nonces, and gas
 //! estimates that are enough and at most 1.5% too much.
 
+use std::time::Duration;
+
 use alloy_primitives::{Address, Bytes, TxKind, U256};
-use outrigger_execution::call::{CallError, CallOutcome, CallRequest};
+use outrigger_execution::call::{CallBudget, CallError, CallOutcome, CallRequest};
 
 use crate::support::{
     TestChain, address_word, balance_slot, bytecode, calldata, eip1559, genesis_json, key, word,
@@ -51,6 +53,92 @@ fn call(node: &TestChain, request: &CallRequest) -> Result<CallOutcome, CallErro
     node.chain
         .executor()
         .call(node.store(), &head, request, GAS_CAP, &Default::default())
+}
+
+fn call_within(node: &TestChain, request: &CallRequest, budget: CallBudget) -> Option<CallOutcome> {
+    let head = node.store().head().unwrap().unwrap();
+    node.chain
+        .executor()
+        .call_within(
+            node.store(),
+            &head,
+            request,
+            GAS_CAP,
+            &Default::default(),
+            budget,
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_budgeted_call_answers_as_the_unbounded_one_or_not_at_all() {
+    let (node, token, ephemeral) = setup();
+    let roomy = CallBudget {
+        steps: 10_000,
+        time: Duration::from_secs(60),
+        precompile_gas: 50_000,
+    };
+    let view = CallRequest {
+        to: Some(token),
+        input: calldata("balanceOf(address)", &[address_word(key(1).address())]),
+        ..Default::default()
+    };
+    let revert = CallRequest {
+        to: Some(ephemeral),
+        input: calldata("fail()", &[]),
+        ..Default::default()
+    };
+    // Within the budget: the unbounded call's answer, gas and all (it runs
+    // with the same gas, so GAS and the 63/64 rule see the same numbers).
+    for request in [&view, &revert] {
+        let unbounded = call(&node, request).unwrap();
+        assert_eq!(call_within(&node, request, roomy), Some(unbounded));
+    }
+    // Past the steps, or the time (checked every 64 steps; a balanceOf
+    // takes more): no answer.
+    let few_steps = CallBudget { steps: 20, ..roomy };
+    assert_eq!(call_within(&node, &view, few_steps), None);
+    let no_time = CallBudget {
+        time: Duration::ZERO,
+        ..roomy
+    };
+    assert_eq!(call_within(&node, &view, no_time), None);
+    // A precompile (SHA-256) given more gas than the budget lets it have:
+    // no answer; given less, the unbounded answer.
+    let sha256 = |gas| CallRequest {
+        to: Some(Address::with_last_byte(2)),
+        input: Bytes::from_static(b"abc"),
+        gas: Some(gas),
+        ..Default::default()
+    };
+    assert_eq!(call_within(&node, &sha256(100_000), roomy), None);
+    let unbounded = call(&node, &sha256(40_000)).unwrap();
+    assert!(unbounded.is_success(), "{unbounded:?}");
+    assert_eq!(call_within(&node, &sha256(40_000), roomy), Some(unbounded));
+    // A failure to execute at all is an error either way.
+    let unfunded = CallRequest {
+        from: Some(Address::repeat_byte(0x99)),
+        to: Some(token),
+        value: Some(U256::from(1)),
+        ..Default::default()
+    };
+    let head = node.store().head().unwrap().unwrap();
+    let error = node
+        .chain
+        .executor()
+        .call_within(
+            node.store(),
+            &head,
+            &unfunded,
+            GAS_CAP,
+            &Default::default(),
+            roomy,
+        )
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        call(&node, &unfunded).unwrap_err().to_string()
+    );
 }
 
 fn estimate(node: &TestChain, request: &CallRequest) -> Result<u64, CallError> {

@@ -14,7 +14,7 @@ use alloy_rpc_types_eth::{
 use jsonrpsee::{RpcModule, proc_macros::rpc};
 use outrigger_execution::{
     Header,
-    call::CallRequest,
+    call::{CallBudget, CallRequest},
     overrides::{BlockOverrides, CallOverrides, StateOverride},
     store::StateReader,
     txpool::validate_stateless,
@@ -59,8 +59,8 @@ pub trait EthRpc {
     #[method(name = "eth_blockNumber")]
     fn block_number(&self) -> RpcResult<U64>;
     /// Executes a message without creating a transaction.
-    #[method(name = "eth_call", blocking)]
-    fn call(
+    #[method(name = "eth_call")]
+    async fn call(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
@@ -229,6 +229,16 @@ struct DeleteStrategy {
     retention_blocks: U64,
 }
 
+/// What of an `eth_call` runs on the async worker that received it: enough
+/// for reads and views (an ERC20 `balanceOf` is ~200 steps, ~30 µs),
+/// little enough that the worker's other tasks (consensus among them) wait
+/// at most about a millisecond.
+const INLINE_CALL_BUDGET: CallBudget = CallBudget {
+    steps: 10_000,
+    time: std::time::Duration::from_millis(1),
+    precompile_gas: 50_000,
+};
+
 /// The handlers, over the node's shared state.
 pub(crate) struct EthApi {
     state: Arc<NodeState>,
@@ -375,7 +385,7 @@ impl EthRpcServer for EthApi {
         Ok(U64::from(self.head()?.number))
     }
 
-    fn call(
+    async fn call(
         &self,
         request: TransactionRequest,
         block: Option<BlockId>,
@@ -384,13 +394,38 @@ impl EthRpcServer for EthApi {
     ) -> RpcResult<Bytes> {
         let (header, _) = self.state_at(block)?;
         let request = Self::call_request(request)?;
-        let executor = self.state.chain.executor();
         let gas_cap = self.state.config.rpc.gas_cap;
         let overrides = CallOverrides {
             state: state_overrides,
             block: block_overrides,
         };
-        match executor.call(self.store(), &header, &request, gas_cap, &overrides)? {
+        // Most calls (a balance, a view) end within the budget: they run
+        // here, sparing the hand-off to a blocking thread, which costs about
+        // as much as they do. A longer one runs again there, unbounded.
+        let executor = self.state.chain.executor();
+        let inline = executor.call_within(
+            self.store(),
+            &header,
+            &request,
+            gas_cap,
+            &overrides,
+            INLINE_CALL_BUDGET,
+        )?;
+        let outcome = match inline {
+            Some(outcome) => outcome,
+            None => {
+                let state = self.state.clone();
+                tokio::task::spawn_blocking(move || {
+                    let chain = &state.chain;
+                    chain
+                        .executor()
+                        .call(chain.store(), &header, &request, gas_cap, &overrides)
+                })
+                .await
+                .map_err(|e| RpcError::Internal(format!("eth_call task: {e}")))??
+            }
+        };
+        match outcome {
             outrigger_execution::call::CallOutcome::Success { output, .. } => Ok(output),
             outrigger_execution::call::CallOutcome::Revert { output, .. } => {
                 Err(RpcError::Reverted(output))
