@@ -251,11 +251,7 @@ impl Executor {
         overrides: &CallOverrides,
         budget: CallBudget,
     ) -> Result<Option<CallOutcome>, CallError> {
-        let started = Instant::now();
-        let mut state = self.call_state(store, header, overrides)?;
-        let gas = self.call_gas(&state.header, request, gas_cap);
-        let header = state.header.clone();
-        self.run_call(&mut state, &header, request, gas, Some(budget), started)
+        self.call_under(store, header, request, gas_cap, overrides, Some(budget))
     }
 
     /// Executes `request` on the state after block `header` (the head or a
@@ -274,10 +270,25 @@ impl Executor {
         gas_cap: u64,
         overrides: &CallOverrides,
     ) -> Result<CallOutcome, CallError> {
+        let outcome = self.call_under(store, header, request, gas_cap, overrides, None)?;
+        Ok(ran_to_the_end(outcome))
+    }
+
+    /// [`Executor::call`], under `budget` if there is one.
+    fn call_under(
+        &self,
+        store: &Store,
+        header: &Header,
+        request: &CallRequest,
+        gas_cap: u64,
+        overrides: &CallOverrides,
+        budget: Option<CallBudget>,
+    ) -> Result<Option<CallOutcome>, CallError> {
+        let started = Instant::now();
         let mut state = self.call_state(store, header, overrides)?;
         let gas = self.call_gas(&state.header, request, gas_cap);
         let header = state.header.clone();
-        self.call_with_gas(&mut state, &header, request, gas)
+        self.run_call(&mut state, &header, request, gas, budget, started)
     }
 
     /// The state after block `header` with `overrides` applied on a layer
@@ -444,7 +455,7 @@ impl Executor {
         gas: u64,
     ) -> Result<CallOutcome, CallError> {
         let outcome = self.run_call(state, header, request, gas, None, Instant::now())?;
-        Ok(outcome.expect("a call without a budget runs to its end"))
+        Ok(ran_to_the_end(outcome))
     }
 
     /// Runs a call message with `gas`; under `budget` (counted from
@@ -526,6 +537,11 @@ impl Executor {
         }
         Ok((env, builder.build_fill()))
     }
+}
+
+/// The outcome of a call run without a budget, which always has one.
+fn ran_to_the_end(outcome: Option<CallOutcome>) -> CallOutcome {
+    outcome.expect("a call without a budget runs to its end")
 }
 
 /// Removes and moves the precompiles the state overrides name.
