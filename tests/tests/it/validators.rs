@@ -292,7 +292,7 @@ fn start_devnet(dir: &std::path::Path, base: u16) -> (std::process::Child, serde
     let json_path = dir.join("devnet.json");
     let _ = std::fs::remove_file(&json_path);
     let started = Instant::now();
-    let child = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+    let mut child = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
         .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
         .args(["--base-port", &base.to_string()])
         .arg("--data-dir")
@@ -303,7 +303,30 @@ fn start_devnet(dir: &std::path::Path, base: u16) -> (std::process::Child, serde
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !json_path.exists() {
-        assert!(Instant::now() < deadline, "no devnet.json within 60 s");
+        if Instant::now() > deadline {
+            // Stop what it started (SIGINT, as a user would), then say how
+            // far it got.
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            std::thread::sleep(Duration::from_secs(5));
+            let _ = child.kill();
+            let _ = child.wait();
+            // Killed while starting, it cannot stop its nodes and relayers:
+            // they run with its data directory in their arguments.
+            for pid in outrigger_tests::bench::pids_with_arg(&dir.display().to_string()) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+            let log = std::fs::read_to_string(dir.join("devnet.err")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "no devnet.json within 60 s; the end of its log:\n{}",
+                tail.join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
     // devnet.json is written last, when everything runs.
@@ -371,8 +394,9 @@ fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     // RPC on base..base+3, p2p base+100.., metrics base+200.., L1 base+300,
     // relayer metrics base+310..: a range unlikely to be taken, different
-    // for each run.
-    let base = 20_000 + (std::process::id() % 20_000) as u16;
+    // for each run, and below the kernel's ephemeral ports (32768 up), which
+    // every outgoing connection and every other test's free port come from.
+    let base = 20_000 + (std::process::id() % 12_000) as u16;
     let (child, devnet) = start_devnet(dir.path(), base);
     assert_eq!(devnet["chain_id"], 1337);
     assert_eq!(devnet["validators"].as_array().unwrap().len(), 4);
