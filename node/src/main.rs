@@ -177,6 +177,14 @@ fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
             threshold: args.threshold,
         }),
     };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Caught from before the first process starts: a signal while the devnet
+    // starts would otherwise end this process and leave what it had started
+    // running. Now the start finishes (its waits are bounded) and the
+    // devnet stops at once after.
+    let mut signals = runtime.block_on(async { ShutdownSignals::install() })?;
     let started = std::time::Instant::now();
     let mut net = devnet::Devnet::start(&options)?;
     let dir = options.data_dir.display();
@@ -215,13 +223,10 @@ fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
         "accounts       the test mnemonic's ten, funded on both chains; keys and endpoints in {}",
         options.data_dir.join("devnet.json").display()
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let outcome = runtime.block_on(async {
         let mut poll = tokio::time::interval(std::time::Duration::from_millis(500));
         tokio::select! {
-            signal = shutdown_signal() => {
+            signal = signals.recv() => {
                 println!("{signal}: stopping the devnet");
                 Ok(())
             }
@@ -247,16 +252,36 @@ fn runtime() -> eyre::Result<tokio::runtime::Runtime> {
 }
 
 async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    match ShutdownSignals::install() {
+        Ok(mut signals) => signals.recv().await,
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// SIGTERM and SIGINT, caught from [`ShutdownSignals::install`] on: from
+/// then on they no longer end the process at once, and one that comes
+/// before anyone waits is kept for [`ShutdownSignals::recv`].
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    /// Catches the signals; must run inside a tokio runtime.
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The next signal's name.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 

@@ -615,3 +615,70 @@ fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
     );
     ctrl_c(child);
 }
+
+/// Kills, when dropped, every process with `0` in its arguments: what a
+/// test's devnet started, whatever became of the devnet itself.
+struct KillUnder(String);
+
+impl Drop for KillUnder {
+    fn drop(&mut self) {
+        for pid in outrigger_tests::bench::pids_with_arg(&self.0) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// A signal to `outrigger devnet` while it is still starting (its
+/// validators answer, the bridge is being set up) stops everything it
+/// started, once the start is done; before, the signal ended the devnet
+/// process at once and its validators and relayers ran on.
+#[test]
+fn a_devnet_interrupted_while_starting_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let needle = dir.path().display().to_string();
+    let _cleanup = KillUnder(needle.clone());
+    // Below the other devnet test's ports and the ephemeral range.
+    let base = 8_000 + (std::process::id() % 11_000) as u16;
+    let mut devnet = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+        .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
+        .args(["--base-port", &base.to_string()])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(std::fs::File::create(dir.path().join("devnet.out")).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("devnet.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let rpc0 = std::net::SocketAddr::from(([127, 0, 0, 1], base));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rpc(rpc0, "eth_chainId", json!([])).is_err() {
+        assert!(
+            devnet.try_wait().unwrap().is_none(),
+            "the devnet exited before its first validator answered"
+        );
+        assert!(Instant::now() < deadline, "validator 0 silent for 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let was_ready = dir.path().join("devnet.json").exists();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &devnet.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = devnet.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the devnet ignored SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = std::fs::read_to_string(dir.path().join("devnet.out")).unwrap_or_default();
+    assert!(status.success(), "{status}; its output:\n{out}");
+    assert!(out.contains("SIGINT: stopping the devnet"), "{out}");
+    // Its validators and relayers go with it (it waits for them).
+    let left = outrigger_tests::bench::pids_with_arg(&needle);
+    assert!(left.is_empty(), "still running: {left:?}");
+    eprintln!("signalled with devnet.json written: {was_ready}");
+}
