@@ -240,8 +240,8 @@ impl<CTX: ContextTr> Inspector<CTX> for Budgeted {
 }
 
 impl Executor {
-    /// [`Executor::call`] under `budget`: `None` if the call needs more
-    /// than it allows (then nothing of it is known).
+    /// [`Executor::call`] under `budget`, if there is one: `None` if the
+    /// call needs more than it allows (then nothing of it is known).
     pub fn call_within(
         &self,
         store: &Store,
@@ -249,9 +249,13 @@ impl Executor {
         request: &CallRequest,
         gas_cap: u64,
         overrides: &CallOverrides,
-        budget: CallBudget,
+        budget: Option<CallBudget>,
     ) -> Result<Option<CallOutcome>, CallError> {
-        self.call_under(store, header, request, gas_cap, overrides, Some(budget))
+        let started = Instant::now();
+        let mut state = self.call_state(store, header, overrides)?;
+        let gas = self.call_gas(&state.header, request, gas_cap);
+        let header = state.header.clone();
+        self.run_call(&mut state, &header, request, gas, budget, started)
     }
 
     /// Executes `request` on the state after block `header` (the head or a
@@ -270,25 +274,8 @@ impl Executor {
         gas_cap: u64,
         overrides: &CallOverrides,
     ) -> Result<CallOutcome, CallError> {
-        let outcome = self.call_under(store, header, request, gas_cap, overrides, None)?;
+        let outcome = self.call_within(store, header, request, gas_cap, overrides, None)?;
         Ok(ran_to_the_end(outcome))
-    }
-
-    /// [`Executor::call`], under `budget` if there is one.
-    fn call_under(
-        &self,
-        store: &Store,
-        header: &Header,
-        request: &CallRequest,
-        gas_cap: u64,
-        overrides: &CallOverrides,
-        budget: Option<CallBudget>,
-    ) -> Result<Option<CallOutcome>, CallError> {
-        let started = Instant::now();
-        let mut state = self.call_state(store, header, overrides)?;
-        let gas = self.call_gas(&state.header, request, gas_cap);
-        let header = state.header.clone();
-        self.run_call(&mut state, &header, request, gas, budget, started)
     }
 
     /// The state after block `header` with `overrides` applied on a layer

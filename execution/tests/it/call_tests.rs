@@ -65,7 +65,7 @@ fn call_within(node: &TestChain, request: &CallRequest, budget: CallBudget) -> O
             request,
             GAS_CAP,
             &Default::default(),
-            budget,
+            Some(budget),
         )
         .unwrap()
 }
@@ -132,7 +132,7 @@ fn a_budgeted_call_answers_as_the_unbounded_one_or_not_at_all() {
             &unfunded,
             GAS_CAP,
             &Default::default(),
-            roomy,
+            Some(roomy),
         )
         .unwrap_err();
     assert_eq!(

@@ -409,7 +409,7 @@ impl EthRpcServer for EthApi {
             &request,
             gas_cap,
             &overrides,
-            INLINE_CALL_BUDGET,
+            Some(INLINE_CALL_BUDGET),
         )?;
         let outcome = match inline {
             Some(outcome) => outcome,
