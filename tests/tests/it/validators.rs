@@ -292,40 +292,19 @@ fn start_devnet(dir: &std::path::Path, base: u16) -> (std::process::Child, serde
     let json_path = dir.join("devnet.json");
     let _ = std::fs::remove_file(&json_path);
     let started = Instant::now();
-    let mut child = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
-        .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
-        .args(["--base-port", &base.to_string()])
-        .arg("--data-dir")
-        .arg(dir)
-        .stdout(std::fs::File::create(dir.join("devnet.out")).unwrap())
-        .stderr(std::fs::File::create(dir.join("devnet.err")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_devnet(dir, base);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !json_path.exists() {
         if Instant::now() > deadline {
-            // Stop what it started (SIGINT, as a user would), then say how
-            // far it got.
-            let _ = std::process::Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            std::thread::sleep(Duration::from_secs(5));
+            // Stop it and what it started (a signal would wait for its start
+            // to end), then say how far it got.
             let _ = child.kill();
             let _ = child.wait();
-            // Killed while starting, it cannot stop its nodes and relayers:
-            // they run with its data directory in their arguments.
-            for pid in outrigger_tests::bench::pids_with_arg(&dir.display().to_string()) {
-                let _ = std::process::Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
+            drop(KillUnder(dir.display().to_string()));
             let log = std::fs::read_to_string(dir.join("devnet.err")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            panic!(
-                "no devnet.json within 60 s; the end of its log:\n{}",
-                tail.join("\n")
-            );
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            panic!("no devnet.json within 60 s; the end of its log:\n{tail}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -339,13 +318,28 @@ fn start_devnet(dir: &std::path::Path, base: u16) -> (std::process::Child, serde
     (child, devnet)
 }
 
-/// Ctrl-C (SIGINT) the devnet; it must exit cleanly within 30 s.
-fn ctrl_c(mut child: std::process::Child) {
-    std::process::Command::new("kill")
+/// Runs `outrigger devnet` in `dir` with its ports from `base`, its output
+/// in `dir`'s `devnet.out` and `devnet.err`.
+fn spawn_devnet(dir: &std::path::Path, base: u16) -> std::process::Child {
+    std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+        .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
+        .args(["--base-port", &base.to_string()])
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(std::fs::File::create(dir.join("devnet.out")).unwrap())
+        .stderr(std::fs::File::create(dir.join("devnet.err")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Ctrl-C (SIGINT) the devnet; it must exit cleanly `within`.
+fn ctrl_c(mut child: std::process::Child, within: Duration) {
+    let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    assert!(sent.success());
+    let deadline = Instant::now() + within;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -553,7 +547,7 @@ fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
                 .1;
         }
     }
-    ctrl_c(child);
+    ctrl_c(child, Duration::from_secs(30));
     for entry in walk(dir.path()) {
         let name = entry.file_name().unwrap().to_string_lossy().into_owned();
         if name.ends_with(".log") || name.starts_with("devnet.") {
@@ -613,7 +607,7 @@ fn devnet_command_runs_a_bridged_chain_and_ctrl_c_stops_it() {
         outrigger_tests::bridge_env::balance(rpcs[0], to).unwrap(),
         ether(2)
     );
-    ctrl_c(child);
+    ctrl_c(child, Duration::from_secs(30));
 }
 
 /// Kills, when dropped, every process with `0` in its arguments: what a
@@ -641,15 +635,7 @@ fn a_devnet_interrupted_while_starting_leaves_nothing_running() {
     let _cleanup = KillUnder(needle.clone());
     // Below the other devnet test's ports and the ephemeral range.
     let base = 8_000 + (std::process::id() % 11_000) as u16;
-    let mut devnet = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
-        .args(["devnet", "--validators", "4", "--block-time-ms", "200"])
-        .args(["--base-port", &base.to_string()])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(std::fs::File::create(dir.path().join("devnet.out")).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("devnet.err")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut devnet = spawn_devnet(dir.path(), base);
     let rpc0 = std::net::SocketAddr::from(([127, 0, 0, 1], base));
     let deadline = Instant::now() + Duration::from_secs(60);
     while rpc(rpc0, "eth_chainId", json!([])).is_err() {
@@ -661,21 +647,9 @@ fn a_devnet_interrupted_while_starting_leaves_nothing_running() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let was_ready = dir.path().join("devnet.json").exists();
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &devnet.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(status) = devnet.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the devnet ignored SIGINT");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    // Its start ends (bounded), then it stops and exits 0.
+    ctrl_c(devnet, Duration::from_secs(90));
     let out = std::fs::read_to_string(dir.path().join("devnet.out")).unwrap_or_default();
-    assert!(status.success(), "{status}; its output:\n{out}");
     assert!(out.contains("SIGINT: stopping the devnet"), "{out}");
     // Its validators and relayers go with it (it waits for them).
     let left = outrigger_tests::bench::pids_with_arg(&needle);
