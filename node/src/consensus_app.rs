@@ -209,7 +209,9 @@ impl Application for ChainApp {
     }
 
     fn commit(&self, hash: [u8; 32], seal: &[u8]) -> Result<(), AppError> {
-        let executed = self.executed.lock().get(&B256::from(hash)).cloned();
+        // Taken, not copied (its state and trie updates are large): a
+        // commit clears the kept blocks, and one that fails ends the engine.
+        let executed = self.executed.lock().remove(&B256::from(hash));
         let Some(executed) = executed else {
             return Err(AppError::Fatal(format!(
                 "decided block {} was never executed here",
@@ -221,7 +223,7 @@ impl Application for ChainApp {
 
     fn import(&self, block: Block, seal: &[u8]) -> Result<(), AppError> {
         let hash = block.header.hash_slow();
-        let cached = self.executed.lock().get(&hash).cloned();
+        let cached = self.executed.lock().remove(&hash);
         let executed = match cached {
             Some(executed) => executed,
             None => {
