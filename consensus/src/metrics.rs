@@ -32,6 +32,9 @@ pub struct EngineMetrics {
     /// `outrigger_consensus_equivocations_total`: conflicting signed votes
     /// seen (evidence of a double sign).
     pub equivocations: IntCounter,
+    /// `outrigger_consensus_tx_batches_dropped_total`: gossiped transaction
+    /// batches dropped unchecked because the checking queue was full.
+    pub tx_batches_dropped: IntCounter,
     /// `outrigger_sync_target_height`: the highest head a peer reported.
     pub sync_target: IntGauge,
     /// `outrigger_sync_blocks_total`: blocks imported by block sync.
@@ -111,6 +114,10 @@ impl EngineMetrics {
             equivocations: counter(
                 "outrigger_consensus_equivocations_total",
                 "Conflicting signed votes seen (double signs)",
+            )?,
+            tx_batches_dropped: counter(
+                "outrigger_consensus_tx_batches_dropped_total",
+                "Gossiped transaction batches dropped unchecked (checking queue full)",
             )?,
             sync_target: gauge(
                 "outrigger_sync_target_height",

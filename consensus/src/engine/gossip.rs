@@ -13,7 +13,7 @@ use super::{
     EARLY_MESSAGES_MAX, Engine, EngineError, Internal, vote_label,
 };
 use crate::{
-    app::{AppError, TransactionVerdict},
+    app::AppError,
     codec,
     network::{GossipId, NetworkEvent, PeerId, Topic, Verdict},
 };
@@ -328,18 +328,11 @@ impl Engine {
                 let Some(id) = id else {
                     return Ok(());
                 };
-                let app = self.app.clone();
-                let network = self.network.clone();
-                let data = data.to_vec();
-                // Decoding and recovering the sender is CPU work: off the task.
-                tokio::task::spawn_blocking(move || {
-                    let verdict = match app.on_transaction(&data) {
-                        TransactionVerdict::Accepted => Verdict::Accept,
-                        TransactionVerdict::Ignored => Verdict::Ignore,
-                        TransactionVerdict::Rejected => Verdict::Reject,
-                    };
-                    network.validated(id, verdict);
-                });
+                if let Err(id) = self.tx_checker.submit(id, data.to_vec()) {
+                    // Checking is behind: drop the batch unblamed.
+                    self.metrics.tx_batches_dropped.inc();
+                    self.network.validated(id, Verdict::Ignore);
+                }
                 Ok(())
             }
         }

@@ -51,12 +51,13 @@ use tracing::{debug, info, warn};
 
 mod gossip;
 mod sync;
+mod txs;
 
 use crate::{
     app::{AppError, Application, EpochValidators},
     codec::{self, ProposalMessage},
     metrics::EngineMetrics,
-    network::{NetworkEvent, NetworkHandle, PeerId, Status, Topic},
+    network::{GossipId, NetworkEvent, NetworkHandle, PeerId, Status, Topic},
     wal::{Wal, WalError},
 };
 
@@ -242,6 +243,8 @@ pub fn spawn(
     let (head, _) = app.head().map_err(|e| EngineError::App(e.to_string()))?;
     let (epoch_start, validators) = set_of(app.as_ref(), head + 1)?
         .ok_or_else(|| EngineError::App(format!("no validator set for block #{}", head + 1)))?;
+    let tx_checker = txs::app_checker(app.clone(), network.clone())
+        .map_err(|e| EngineError::Config(format!("transaction checking thread: {e}")))?;
     let (internal_tx, internal_rx) = mpsc::channel(INTERNAL_CHANNEL);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (sync_status, sync) = watch::channel(None);
@@ -258,6 +261,7 @@ pub fn spawn(
         app,
         network,
         metrics,
+        tx_checker,
         internal: internal_tx,
         blocks: HashMap::new(),
         awaiting_block: HashSet::new(),
@@ -330,6 +334,8 @@ struct Engine {
     app: Arc<dyn Application>,
     network: NetworkHandle,
     metrics: EngineMetrics,
+    /// Gossiped transaction batches on their way to the app.
+    tx_checker: txs::TxChecker<GossipId>,
     internal: mpsc::Sender<Internal>,
     /// Blocks proposed at the current and the next height, by hash.
     blocks: HashMap<BlockHash, (Height, Block)>,
