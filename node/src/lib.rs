@@ -28,6 +28,8 @@ pub mod node;
 pub mod rpc;
 pub mod sealer;
 pub mod status;
+#[cfg(test)]
+mod test_node;
 pub mod validator;
 pub mod validator_cli;
 

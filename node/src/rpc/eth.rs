@@ -847,14 +847,14 @@ impl EthRpcServer for EthApi {
 
 #[cfg(test)]
 mod submit_tests {
-    use std::{net::SocketAddr, thread, time::Instant};
+    use std::{thread, time::Instant};
 
     use alloy_consensus::{SignableTransaction as _, TxEip1559, TxEnvelope};
     use alloy_eips::eip2718::Encodable2718 as _;
     use alloy_signer::SignerSync as _;
 
     use super::*;
-    use crate::{config::NodeConfig, dev, node};
+    use crate::{dev, test_node::TestNode};
 
     /// A transfer of `nonce` from the first dev account, signed.
     fn transfer(signer: &alloy_signer_local::PrivateKeySigner, nonce: u64) -> Bytes {
@@ -879,31 +879,13 @@ mod submit_tests {
     /// once the lock frees), and a bad one fails as the blocking path does.
     #[test]
     fn a_submission_pools_whether_or_not_the_pool_is_busy() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let accounts = dev::dev_accounts(1).expect("dev accounts");
-        let genesis = dev::dev_genesis_json(&accounts).expect("dev genesis");
-        node::init_data_dir(dir.path(), &genesis).expect("init");
-        let mut config = NodeConfig {
-            data_dir: dir.path().to_path_buf(),
-            ..NodeConfig::default()
-        };
-        config.rpc.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.metrics.enabled = false;
         // No block in the test's time: the pool keeps what it is given.
-        config.block.time_ms = 600_000;
-        let signer = accounts[0].clone();
-        let handle = runtime
-            .block_on(node::launch(config, accounts))
-            .expect("the node starts");
+        let node = TestNode::start(1, |config| config.block.time_ms = 600_000);
+        let (runtime, handle, signer) = (&node.runtime, &node.handle, &node.accounts[0]);
         let state = handle.state.clone();
 
         // The lock free: pooled on the worker.
-        let first = transfer(&signer, 0);
+        let first = transfer(signer, 0);
         let hash = runtime
             .block_on(submit_raw_async(&state, first.clone()))
             .expect("pooled");
@@ -914,7 +896,7 @@ mod submit_tests {
         // update of the pool may hold it.
         let held = Duration::from_millis(50);
         assert!(held > INLINE_POOL_WAIT * 100);
-        let second = transfer(&signer, 1);
+        let second = transfer(signer, 1);
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
         let holder = {
             let state = state.clone();
@@ -947,6 +929,6 @@ mod submit_tests {
         let blocking = submit_raw(&state, &garbage).expect_err("not a transaction");
         assert_eq!(inline.to_string(), blocking.to_string());
 
-        runtime.block_on(handle.shutdown());
+        node.stop();
     }
 }

@@ -20,7 +20,7 @@ use outrigger_fuzz::{
 };
 use serde_json::{Value, json};
 
-use crate::{config::NodeConfig, dev, node};
+use crate::{dev, test_node::TestNode};
 
 /// Every method the server has (checked at start: none answers -32601).
 const METHODS: &[&str] = &[
@@ -493,28 +493,13 @@ fn alive(client: &mut Client) {
 
 #[test]
 fn fuzz_rpc() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let accounts = dev::dev_accounts(2).expect("dev accounts");
-    let genesis = dev::dev_genesis_json(&accounts).expect("dev genesis");
-    node::init_data_dir(dir.path(), &genesis).expect("init");
-    let mut config = NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        ..NodeConfig::default()
-    };
-    config.rpc.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    config.metrics.enabled = false;
-    config.block.time_ms = 0;
-    // Traces and simulations of fuzzed calls stay short.
-    config.rpc.max_trace_timeout_ms = 2_000;
-    config.rpc.gas_cap = 5_000_000;
-    let handle = runtime
-        .block_on(node::launch(config, accounts))
-        .expect("the node starts");
+    let node = TestNode::start(2, |config| {
+        config.block.time_ms = 0;
+        // Traces and simulations of fuzzed calls stay short.
+        config.rpc.max_trace_timeout_ms = 2_000;
+        config.rpc.gas_cap = 5_000_000;
+    });
+    let handle = &node.handle;
     let mut client = Client::connect(handle.rpc_addr);
     alive(&mut client);
     for method in METHODS {
@@ -570,5 +555,5 @@ fn fuzz_rpc() {
     alive(&mut client);
     alive(&mut Client::connect(handle.rpc_addr));
     assert!(report.executions > 0);
-    runtime.block_on(handle.shutdown());
+    node.stop();
 }
