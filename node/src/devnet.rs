@@ -213,7 +213,6 @@ impl Devnet {
                 ports,
             ));
         }
-        let exe = std::env::current_exe().wrap_err("locating the outrigger binary")?;
         let mut devnet = Self {
             children: Vec::with_capacity(count),
             embedded_l1: None,
@@ -234,9 +233,29 @@ impl Devnet {
                 .collect(),
             bridge: None,
         };
+        // A failure half-way stops what had started before it is reported.
+        if let Err(error) = devnet.start_processes(options, &genesis_json, &peers, &mut file) {
+            devnet.stop(Duration::from_secs(5));
+            return Err(error);
+        }
+        devnet.bridge = file.bridge;
+        Ok(devnet)
+    }
+
+    /// Starts the validators, then the bridge if asked, and writes
+    /// `devnet.json`; what it started is in `self` even when it fails.
+    fn start_processes(
+        &mut self,
+        options: &DevnetOptions,
+        genesis_json: &str,
+        peers: &[(String, Ports)],
+        file: &mut DevnetFile,
+    ) -> eyre::Result<()> {
+        let dir = &options.data_dir;
+        let exe = std::env::current_exe().wrap_err("locating the outrigger binary")?;
         for (index, (p2p_addr, ports)) in peers.iter().enumerate() {
             let node_dir = validator_dir(dir, index);
-            crate::node::init_data_dir(&node_dir, &genesis_json)?;
+            crate::node::init_data_dir(&node_dir, genesis_json)?;
             let bootnodes: Vec<&String> = peers
                 .iter()
                 .enumerate()
@@ -260,7 +279,7 @@ impl Devnet {
                 &node_dir.join("node.log"),
                 "a validator process",
             )?;
-            devnet.children.push((format!("validator {index}"), child));
+            self.children.push((format!("validator {index}"), child));
             let key = ValidatorKey::read(&node_dir.join(VALIDATOR_KEY_FILE))?;
             file.rpc.push(format!("http://127.0.0.1:{}", ports.rpc));
             file.ws.push(format!("ws://127.0.0.1:{}", ports.rpc));
@@ -273,25 +292,17 @@ impl Devnet {
             });
         }
         if let Some(bridge) = &options.bridge {
-            // Stops what started so far if the bridge cannot be set up.
-            match crate::devnet_bridge::start(
+            file.bridge = Some(crate::devnet_bridge::start(
                 dir,
                 options.base_port,
                 bridge,
                 &file.rpc,
-                &mut devnet.children,
-                &mut devnet.embedded_l1,
-            ) {
-                Ok(info) => file.bridge = Some(info),
-                Err(error) => {
-                    devnet.stop(Duration::from_secs(5));
-                    return Err(error);
-                }
-            }
+                &mut self.children,
+                &mut self.embedded_l1,
+            )?);
         }
-        fs::write(&json_path, serde_json::to_string_pretty(&file)?)?;
-        devnet.bridge = file.bridge;
-        Ok(devnet)
+        fs::write(dir.join("devnet.json"), serde_json::to_string_pretty(file)?)?;
+        Ok(())
     }
 
     /// The first process that exited, if one did.

@@ -656,3 +656,43 @@ fn a_devnet_interrupted_while_starting_leaves_nothing_running() {
     assert!(left.is_empty(), "still running: {left:?}");
     eprintln!("signalled with devnet.json written: {was_ready}");
 }
+
+/// A devnet whose start fails half-way (validator 1's key file is readable
+/// by others, which the devnet refuses after starting validators 0 and 1)
+/// stops what it had started, then exits with the error.
+#[test]
+fn a_devnet_that_fails_while_starting_leaves_nothing_running() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let needle = dir.path().display().to_string();
+    let _cleanup = KillUnder(needle.clone());
+    let made = std::process::Command::new(outrigger_tests::node_process::outrigger_binary())
+        .args(["genesis", "new", "--validators", "4", "--out"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let key = dir.path().join("node1").join("validator.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Below the other devnet tests' ports.
+    let base = 4_000 + (std::process::id() % 3_600) as u16;
+    let mut devnet = spawn_devnet(dir.path(), base);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = devnet.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the devnet neither started nor failed in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let err = std::fs::read_to_string(dir.path().join("devnet.err")).unwrap_or_default();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("node1"), "{err}");
+    assert!(!dir.path().join("devnet.json").exists());
+    let left = outrigger_tests::bench::pids_with_arg(&needle);
+    assert!(left.is_empty(), "still running: {left:?}");
+}
