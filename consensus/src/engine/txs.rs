@@ -10,12 +10,15 @@
 
 use std::{
     io,
+    panic::{self, AssertUnwindSafe},
     sync::{
         Arc,
         mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
     },
     thread,
 };
+
+use tracing::error;
 
 use crate::{
     app::{Application, TransactionVerdict},
@@ -24,7 +27,7 @@ use crate::{
 
 /// Batches waiting for the checking thread. A batch is at most the
 /// transaction topic's message size (64 KiB by default), so the queue holds
-/// at most a few MiB, and a few seconds of recovery work.
+/// at most 16 MiB, and about two seconds of recovery work.
 pub(super) const TX_QUEUE_BATCHES: usize = 256;
 
 /// The queue in front of the checking thread. Dropping it ends the thread
@@ -81,7 +84,16 @@ pub(super) fn app_checker(
 
 fn run<I, V>(batches: &Receiver<(I, Vec<u8>)>, check: impl Fn(&[u8]) -> V, report: impl Fn(I, V)) {
     for (id, batch) in batches {
-        report(id, check(&batch));
+        // A check that panics (a bug) loses its batch, not the thread: the
+        // node goes on taking gossiped transactions.
+        match panic::catch_unwind(AssertUnwindSafe(|| check(&batch))) {
+            Ok(verdict) => report(id, verdict),
+            Err(_) => error!(
+                target: "consensus",
+                bytes = batch.len(),
+                "checking a gossiped transaction batch panicked; the batch is dropped"
+            ),
+        }
     }
 }
 
@@ -134,6 +146,27 @@ mod tests {
         drop(checker);
         let got: Vec<(u32, usize)> = reported.iter().collect();
         assert_eq!(got, vec![(1, 5), (2, 2), (3, 3)]);
+    }
+
+    #[test]
+    fn a_check_that_panics_loses_its_batch_not_the_thread() {
+        let (reports, reported) = channel();
+        let checker = TxChecker::spawn(
+            4,
+            |batch: &[u8]| {
+                assert!(batch != b"bad", "a bug in the check");
+                batch.len()
+            },
+            move |id: u32, len| reports.send((id, len)).expect("the test listens"),
+        )
+        .expect("a thread");
+        checker.submit(1, b"bad".to_vec()).expect("queued");
+        checker.submit(2, b"good".to_vec()).expect("queued");
+        assert_eq!(
+            reported.recv_timeout(Duration::from_secs(10)),
+            Ok((2, 4)),
+            "the batch after the panic is checked"
+        );
     }
 
     #[test]
