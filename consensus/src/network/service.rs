@@ -98,7 +98,7 @@ pub(super) fn spawn(
             .listen_on(address.clone())
             .map_err(|e| NetworkError::Listen {
                 address: address.clone(),
-                reason: e.to_string(),
+                reason: with_causes(&e),
             })?;
     }
     for bootnode in &bootnodes {
@@ -880,9 +880,34 @@ fn fit_response(request: &SyncRequest, response: SyncResponse, max: usize) -> Sy
     }
 }
 
+/// `error` and its causes, joined by colons. libp2p's transport error says
+/// nothing itself when the OS refused ("address in use" is its source).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listen_error_says_why() {
+        // What libp2p gives for a port taken: an empty text, the OS error
+        // as its source.
+        let refused =
+            libp2p::TransportError::Other(std::io::Error::from(std::io::ErrorKind::AddrInUse));
+        assert_eq!(refused.to_string(), "");
+        assert_eq!(with_causes(&refused), "address in use");
+    }
 
     #[test]
     fn responses_are_cut_to_the_request_and_the_byte_limit() {
