@@ -334,7 +334,7 @@ pub struct P2pConfig {
     /// peer its framing, encryption, duplicate check and a hand-off to a
     /// verifying thread, so batches are cheaper per transaction; the
     /// wait adds at most this much to the transaction's way into a block.
-    /// 0 sends what is queued at once. Default 5, at most 1000.
+    /// 0 sends what is queued at once. Default 15, at most 1000.
     pub tx_gossip_delay_ms: u64,
 }
 
@@ -345,7 +345,7 @@ impl Default for P2pConfig {
             bootnodes: Vec::new(),
             key_file: PathBuf::from(crate::keys::P2P_KEY_FILE),
             max_peers: 50,
-            tx_gossip_delay_ms: 5,
+            tx_gossip_delay_ms: 15,
         }
     }
 }

@@ -349,7 +349,7 @@ pub(crate) fn submit_raw(state: &NodeState, bytes: &[u8]) -> RpcResult<B256> {
     let rules = state.pool.lock().validation_rules();
     // Decoding and sender recovery, the costly part, outside the lock.
     let (tx, _) = validate_stateless(bytes, &rules)?;
-    let hash = pooled(state, state.pool.lock(), tx)?;
+    let hash = pool_validated(state, tx)?;
     gossip(state, bytes, hash);
     Ok(hash)
 }
