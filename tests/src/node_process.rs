@@ -46,22 +46,34 @@ pub fn target_profile_dir() -> PathBuf {
     }
 }
 
-/// A free loopback address, never one this process handed out before (the
-/// kernel may give the same ephemeral port to two binds in a row once the
-/// first listener is dropped, and a node then finds its metrics and p2p
-/// ports equal). Another process may still take it before it is used,
-/// rarely enough for tests.
+/// Ports [`free_addr`] picks from: below the kernel's ephemeral range
+/// (32768 up on Linux), which every outgoing connection takes its local port
+/// from, so a port found free stays free until the node binds it; and apart
+/// from the fixed ranges of the devnet tests (4,000–7,999 and 20,000 up).
+const TEST_PORTS: std::ops::Range<u16> = 8_000..20_000;
+
+/// A free loopback address, never one this process handed out before, picked
+/// at random from [`TEST_PORTS`]. A port from the ephemeral range, as
+/// `bind(":0")` gives, could be taken by any outgoing connection in the time
+/// between the pick and the node's bind; one from this range can only be
+/// taken by another test picking the same port in that time.
 pub fn free_addr() -> SocketAddr {
+    use rand08::Rng as _;
     static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-        let addr = listener.local_addr().expect("local addr");
-        if !handed_out.contains(&addr.port()) {
-            handed_out.push(addr.port());
+    let mut rng = rand08::thread_rng();
+    for _ in 0..10_000 {
+        let port = rng.gen_range(TEST_PORTS);
+        if handed_out.contains(&port) {
+            continue;
+        }
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            let addr = listener.local_addr().expect("local addr");
+            handed_out.push(port);
             return addr;
         }
     }
+    panic!("no free loopback port in {TEST_PORTS:?}");
 }
 
 /// A running node.
