@@ -38,7 +38,7 @@ pub struct StateUpdate {
     /// Changed accounts with their new storage roots; `None` deletes.
     pub accounts: Vec<(Address, Option<TrieAccount>)>,
     /// The flat record (RLP) each of `accounts` had before the block, in
-    /// the same order: the history changeset, read once with the trie work
+    /// the same order: the history of the block, read once with the trie work
     /// instead of again at commit.
     pub(crate) prior_records: Vec<Option<Vec<u8>>>,
     /// Changed storage.

@@ -1,21 +1,21 @@
 //! State history: what each block changed, so the state at a recent block
 //! can be read (`eth_call`, `eth_getBalance`, … at a past block).
 //!
-//! For every block `B`, its *changeset* holds the value each account and
-//! storage slot it changed had before `B`, and a *history index* lists, per
-//! account and per slot, the blocks that changed it. The value at block `N`
-//! is then the changeset entry of the first block after `N` that changed it,
-//! or, if none did, the value in the head's flat state: one seek and one
-//! read, whatever the distance.
+//! For every block `B` and every account and storage slot it changed, a
+//! *history entry* under the account (slot) and `B` holds the value it had
+//! before `B`. The value at block `N` is then the first entry after `N`, or,
+//! if no block since changed it, the value in the head's flat state: one
+//! seek, whatever the distance. Each block also records the list of what it
+//! changed, which pruning and past proofs walk.
 //!
-//! The changesets of the last [`StoreConfig::history_blocks`] blocks are
-//! kept (every one in archive mode); older ones are pruned in the same batch
-//! that commits a block. The history is written in that batch too, so it is
-//! exactly as durable as the block.
+//! The history of the last [`StoreConfig::history_blocks`] blocks is kept
+//! (every block's in archive mode); older blocks' are pruned in the same
+//! batch that commits a block. The history is written in that batch too, so
+//! it is exactly as durable as the block.
 //!
-//! Readers take the flat value *before* looking in the index. A block
-//! committed between the two reads then shows in the index, whose changeset
-//! holds the value from before it, so the answer is still the state at `N`.
+//! Readers take the flat value *before* seeking the history. A block
+//! committed between the two then shows in the history with the value from
+//! before it, so the answer is still the state at `N`.
 
 use std::collections::HashSet;
 
@@ -31,6 +31,11 @@ use crate::state::StateUpdate;
 /// shrinks over several blocks instead of one huge batch.
 const PRUNE_BLOCKS_PER_COMMIT: u64 = 64;
 
+/// Bytes of an account's key in a block's list of changes.
+const ACCOUNT_KEY_LEN: usize = 20;
+/// Bytes of a slot's key (address ++ slot) in a block's list of changes.
+const SLOT_KEY_LEN: usize = 52;
+
 /// `tag ++ a ++ b`.
 fn tagged(tag: u8, a: &[u8], b: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + a.len() + b.len());
@@ -40,28 +45,10 @@ fn tagged(tag: u8, a: &[u8], b: &[u8]) -> Vec<u8> {
     key
 }
 
-fn account_history_key(address: &Address, number: u64) -> Vec<u8> {
-    tagged(ACCOUNT_INDEX, address.as_slice(), &number.to_be_bytes())
-}
-
-fn storage_history_key(address: &Address, slot: &B256, number: u64) -> Vec<u8> {
-    tagged(
-        STORAGE_INDEX,
-        &storage_key(address, slot),
-        &number.to_be_bytes(),
-    )
-}
-
-fn account_change_key(number: u64, address: &Address) -> Vec<u8> {
-    tagged(ACCOUNT_CHANGE, &number.to_be_bytes(), address.as_slice())
-}
-
-fn storage_change_key(number: u64, address: &Address, slot: &B256) -> Vec<u8> {
-    tagged(
-        STORAGE_CHANGE,
-        &number.to_be_bytes(),
-        &storage_key(address, slot),
-    )
+/// The history entry of `key` (an address, or address ++ slot) at block
+/// `number`.
+fn history_key(tag: u8, key: &[u8], number: u64) -> Vec<u8> {
+    tagged(tag, key, &number.to_be_bytes())
 }
 
 fn be_u64(bytes: &[u8]) -> StoreResult<u64> {
@@ -70,6 +57,20 @@ fn be_u64(bytes: &[u8]) -> StoreResult<u64> {
         .map_err(|_| corrupt("history", "block number not 8 bytes"))?;
     Ok(u64::from_be_bytes(bytes))
 }
+
+/// A block's list of changed keys, each `len` bytes, in order.
+fn list_keys(list: &[u8], len: usize) -> StoreResult<std::slice::ChunksExact<'_, u8>> {
+    if !list.len().is_multiple_of(len) {
+        return Err(corrupt("history", "list of changes of the wrong length"));
+    }
+    Ok(list.chunks_exact(len))
+}
+
+/// The two kinds of history: (list tag, entry tag, key length).
+const KINDS: [(u8, u8, usize); 2] = [
+    (BLOCK_ACCOUNTS, ACCOUNT_HISTORY, ACCOUNT_KEY_LEN),
+    (BLOCK_SLOTS, STORAGE_HISTORY, SLOT_KEY_LEN),
+];
 
 impl Store {
     /// The oldest block whose state can be read: the head without history,
@@ -89,16 +90,16 @@ impl Store {
         })
     }
 
-    /// The first block whose changeset is kept.
+    /// The first block whose history is kept.
     fn history_first(&self) -> StoreResult<Option<u64>> {
         self.get(META, HISTORY_FIRST_KEY)?
             .map(|bytes| be_u64(&bytes))
             .transpose()
     }
 
-    /// Adds to `batch` the changeset of block `number` (what `state` is
-    /// about to overwrite, read from the flat state) and its index entries,
-    /// and prunes history older than the window. Called with the commit lock
+    /// Adds to `batch` the history of block `number` (what `state` is about
+    /// to overwrite, read from the flat state) and its list of changes, and
+    /// prunes history older than the window. Called with the commit lock
     /// held, before the batch is written.
     pub(super) fn put_history(
         &self,
@@ -116,11 +117,8 @@ impl Store {
         if number == 0 {
             return Ok(());
         }
-        // Changeset keys start with the block number: put in key order,
-        // each lands beside the one before it in the memtable, where an
-        // insert costs least. The index keys follow, also in order.
-        let mut changes: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let mut index: Vec<Vec<u8>> = Vec::new();
+        // Each account and slot with its value before the block.
+        let mut accounts: Vec<(Address, Vec<u8>)> = Vec::with_capacity(state.accounts.len());
         // The flat records were read when the update was computed, against
         // this same head (the block extends it); read again only for an
         // update that did not carry them.
@@ -129,14 +127,13 @@ impl Store {
             let previous = match carried {
                 true => state.prior_records[i].clone(),
                 false => self.get(ACCOUNTS, address.as_slice())?,
-            }
-            .unwrap_or_default();
-            changes.push((account_change_key(number, address), previous));
-            index.push(account_history_key(address, number));
+            };
+            accounts.push((*address, previous.unwrap_or_default()));
         }
+        let mut slots: Vec<([u8; SLOT_KEY_LEN], Vec<u8>)> = Vec::new();
         // Slots whose value before the block is still to be read, in one
         // batch.
-        let mut unread: Vec<(Address, B256)> = Vec::new();
+        let mut unread: Vec<[u8; SLOT_KEY_LEN]> = Vec::new();
         for change in &state.storage {
             let address = &change.address;
             let mut recorded = HashSet::new();
@@ -150,41 +147,50 @@ impl Store {
                 );
                 for entry in iter {
                     let (key, value) = entry?;
-                    let slot = B256::from_slice(&key[20..52]);
-                    changes.push((storage_change_key(number, address, &slot), value.to_vec()));
-                    index.push(storage_history_key(address, &slot, number));
-                    recorded.insert(slot);
+                    let key: [u8; SLOT_KEY_LEN] = key[..]
+                        .try_into()
+                        .map_err(|_| corrupt("storage", "key of the wrong length"))?;
+                    slots.push((key, value.to_vec()));
+                    recorded.insert(key);
                 }
             }
             unread.extend(
                 change
                     .slots
                     .iter()
-                    .filter(|(slot, _)| !recorded.contains(slot))
-                    .map(|(slot, _)| (*address, *slot)),
+                    .map(|(slot, _)| storage_key(address, slot))
+                    .filter(|key| !recorded.contains(key)),
             );
         }
-        let keys: Vec<[u8; 52]> = unread
-            .iter()
-            .map(|(address, slot)| storage_key(address, slot))
-            .collect();
-        let values = self.multi_get(STORAGE, &keys)?;
-        for ((address, slot), previous) in unread.iter().zip(values) {
-            changes.push((
-                storage_change_key(number, address, slot),
-                previous.unwrap_or_default(),
-            ));
-            index.push(storage_history_key(address, slot, number));
-        }
-        changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        index.sort_unstable();
+        let values = self.multi_get(STORAGE, &unread)?;
+        slots.extend(
+            unread
+                .into_iter()
+                .zip(values)
+                .map(|(key, previous)| (key, previous.unwrap_or_default())),
+        );
+        // In key order, each list can be searched, and each entry lands
+        // beside the one before it in the memtable, where an insert costs
+        // least.
+        accounts.sort_unstable_by_key(|(address, _)| *address);
+        slots.sort_unstable_by_key(|(key, _)| *key);
         let history = self.cf(HISTORY);
-        for (key, previous) in &changes {
-            batch.put_cf(history, key, previous);
+        let block = number.to_be_bytes();
+        let list: Vec<u8> = accounts.iter().flat_map(|(a, _)| a.0).collect();
+        batch.put_cf(history, tagged(BLOCK_ACCOUNTS, &block, &[]), list);
+        let list: Vec<u8> = slots.iter().flat_map(|(key, _)| *key).collect();
+        batch.put_cf(history, tagged(BLOCK_SLOTS, &block, &[]), list);
+        for (address, previous) in &accounts {
+            batch.put_cf(
+                history,
+                history_key(ACCOUNT_HISTORY, address.as_slice(), number),
+                previous,
+            );
         }
-        for key in &index {
-            batch.put_cf(history, key, []);
+        for (key, previous) in &slots {
+            batch.put_cf(history, history_key(STORAGE_HISTORY, key, number), previous);
         }
+
         let first = match self.history_first()? {
             Some(first) => first,
             None => number,
@@ -201,74 +207,70 @@ impl Store {
         Ok(())
     }
 
-    /// Adds to `batch` the deletion of block `number`'s changeset and index
-    /// entries.
+    /// Adds to `batch` the deletion of block `number`'s history.
     fn prune_block(&self, batch: &mut WriteBatch, number: u64) -> StoreResult<()> {
         let block = number.to_be_bytes();
         let history = self.cf(HISTORY);
-        for (change, index, key_len) in [
-            (ACCOUNT_CHANGE, ACCOUNT_INDEX, 1 + 8 + 20),
-            (STORAGE_CHANGE, STORAGE_INDEX, 1 + 8 + 52),
-        ] {
-            let (start, end) = prefix_range(&tagged(change, &block, &[]));
-            let iter = self.db.iterator_cf_opt(
-                history,
-                bounded_above(&end),
-                IteratorMode::From(&start, Direction::Forward),
-            );
-            for entry in iter {
-                let (key, _) = entry?;
-                if key.len() != key_len {
-                    return Err(corrupt("history", "changeset key of the wrong length"));
-                }
-                // tag ++ block ++ rest  →  index tag ++ rest ++ block
-                batch.delete_cf(history, tagged(index, &key[9..], &block));
+        for (list_tag, entry_tag, len) in KINDS {
+            let list_key = tagged(list_tag, &block, &[]);
+            let Some(list) = self.get(HISTORY, &list_key)? else {
+                continue;
+            };
+            for key in list_keys(&list, len)? {
+                batch.delete_cf(history, history_key(entry_tag, key, number));
             }
-            batch.delete_range_cf(history, &start, &end);
+            batch.delete_cf(history, list_key);
         }
         Ok(())
     }
 
-    /// The first block after `number` in the history index under `tag ++ key`.
-    fn first_change_after(&self, tag: u8, key: &[u8], number: u64) -> StoreResult<Option<u64>> {
+    /// The value before the first block after `number` that changed `key`
+    /// (an address under [`ACCOUNT_HISTORY`], address ++ slot under
+    /// [`STORAGE_HISTORY`]); `None` if no kept block since did.
+    fn value_after(&self, tag: u8, key: &[u8], number: u64) -> StoreResult<Option<Vec<u8>>> {
         let prefix = tagged(tag, key, &[]);
-        let from = tagged(tag, key, &(number + 1).to_be_bytes());
         let mut iter = self.db.iterator_cf_opt(
             self.cf(HISTORY),
             bounded_above(&prefix_range(&prefix).1),
-            IteratorMode::From(&from, Direction::Forward),
+            IteratorMode::From(&history_key(tag, key, number + 1), Direction::Forward),
         );
         match iter.next() {
+            // The bound keeps the iteration under `prefix`.
             Some(entry) => {
-                let (key, _) = entry?;
-                // The bound keeps the iteration under `prefix`.
-                if key.len() == prefix.len() + 8 {
-                    Ok(Some(be_u64(&key[prefix.len()..])?))
-                } else {
-                    Ok(None)
+                let (found, value) = entry?;
+                if found.len() != prefix.len() + 8 {
+                    return Err(corrupt("history", "entry key of the wrong length"));
                 }
+                Ok(Some(value.to_vec()))
             }
             None => Ok(None),
         }
     }
 
-    /// Addresses whose account blocks `after + 1 ..= head` changed, from
-    /// their changesets (so `after` must be within the kept history).
+    /// The list of `list_tag` changes of each block `after + 1 ..= head`
+    /// (so `after` must be within the kept history).
+    fn lists_after(&self, list_tag: u8, after: u64, head: u64) -> StoreResult<Vec<Vec<u8>>> {
+        let keys: Vec<Vec<u8>> = (after + 1..=head)
+            .map(|number| tagged(list_tag, &number.to_be_bytes(), &[]))
+            .collect();
+        self.multi_get(HISTORY, &keys)?
+            .into_iter()
+            .zip(after + 1..)
+            .map(|(list, number)| {
+                list.ok_or_else(|| corrupt("history", format!("block #{number} has no changes")))
+            })
+            .collect()
+    }
+
+    /// Addresses whose account blocks `after + 1 ..= head` changed.
     pub(super) fn accounts_changed_after(
         &self,
         after: u64,
         head: u64,
     ) -> StoreResult<HashSet<Address>> {
         let mut changed = HashSet::new();
-        for number in after + 1..=head {
-            self.for_each_change(&tagged(ACCOUNT_CHANGE, &number.to_be_bytes(), &[]), |key| {
-                let address = key
-                    .get(9..29)
-                    .filter(|_| key.len() == 29)
-                    .ok_or_else(|| corrupt("history", "changeset key of the wrong length"))?;
-                changed.insert(Address::from_slice(address));
-                Ok(())
-            })?;
+        for list in self.lists_after(BLOCK_ACCOUNTS, after, head)? {
+            changed.extend(list_keys(&list, ACCOUNT_KEY_LEN)?.map(Address::from_slice));
         }
         Ok(changed)
     }
@@ -281,37 +283,18 @@ impl Store {
         head: u64,
     ) -> StoreResult<HashSet<B256>> {
         let mut changed = HashSet::new();
-        for number in after + 1..=head {
-            let prefix = tagged(STORAGE_CHANGE, &number.to_be_bytes(), address.as_slice());
-            self.for_each_change(&prefix, |key| {
-                let slot = key
-                    .get(29..61)
-                    .filter(|_| key.len() == 61)
-                    .ok_or_else(|| corrupt("history", "changeset key of the wrong length"))?;
-                changed.insert(B256::from_slice(slot));
-                Ok(())
-            })?;
+        for list in self.lists_after(BLOCK_SLOTS, after, head)? {
+            // The list is in key order: the address's slots are one run.
+            let keys: Vec<&[u8]> = list_keys(&list, SLOT_KEY_LEN)?.collect();
+            let from = keys.partition_point(|key| key[..20] < address[..]);
+            changed.extend(
+                keys[from..]
+                    .iter()
+                    .take_while(|key| key[..20] == address[..])
+                    .map(|key| B256::from_slice(&key[20..])),
+            );
         }
         Ok(changed)
-    }
-
-    /// Calls `f` with every history key starting with `prefix`.
-    fn for_each_change(
-        &self,
-        prefix: &[u8],
-        mut f: impl FnMut(&[u8]) -> StoreResult<()>,
-    ) -> StoreResult<()> {
-        let (start, end) = prefix_range(prefix);
-        let iter = self.db.iterator_cf_opt(
-            self.cf(HISTORY),
-            bounded_above(&end),
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for entry in iter {
-            let (key, _) = entry?;
-            f(&key)?;
-        }
-        Ok(())
     }
 
     /// Fails unless the state at `number` is kept.
@@ -337,21 +320,12 @@ impl Store {
             return Ok(value);
         }
         let flat = self.account(address)?;
-        let value = match self.first_change_after(ACCOUNT_INDEX, address.as_slice(), number)? {
+        let value = match self.value_after(ACCOUNT_HISTORY, address.as_slice(), number)? {
             None => flat,
-            Some(changed) => {
-                let previous = self
-                    .get(HISTORY, &account_change_key(changed, &address))?
-                    .ok_or_else(|| corrupt("history", "indexed account change is missing"))?;
-                if previous.is_empty() {
-                    None
-                } else {
-                    Some(
-                        TrieAccount::decode(&mut previous.as_slice())
-                            .map_err(|e| corrupt("history", e))?,
-                    )
-                }
-            }
+            Some(previous) if previous.is_empty() => None,
+            Some(previous) => Some(
+                TrieAccount::decode(&mut previous.as_slice()).map_err(|e| corrupt("history", e))?,
+            ),
         };
         self.check_state_available(number)?;
         Ok(value)
@@ -364,21 +338,194 @@ impl Store {
             return Ok(value);
         }
         let flat = self.storage(address, slot)?;
-        let value =
-            match self.first_change_after(STORAGE_INDEX, &storage_key(&address, &slot), number)? {
-                None => flat,
-                Some(changed) => {
-                    let previous = self
-                        .get(HISTORY, &storage_change_key(changed, &address, &slot))?
-                        .ok_or_else(|| corrupt("history", "indexed storage change is missing"))?;
-                    if previous.is_empty() {
-                        U256::ZERO
-                    } else {
-                        U256::decode(&mut previous.as_slice()).map_err(|e| corrupt("history", e))?
-                    }
-                }
-            };
+        let key = storage_key(&address, &slot);
+        let value = match self.value_after(STORAGE_HISTORY, &key, number)? {
+            None => flat,
+            Some(previous) if previous.is_empty() => U256::ZERO,
+            Some(previous) => {
+                U256::decode(&mut previous.as_slice()).map_err(|e| corrupt("history", e))?
+            }
+        };
         self.check_state_available(number)?;
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{state::StorageUpdate, store::StoreConfig};
+
+    fn open(dir: &std::path::Path, history_blocks: u64) -> Store {
+        let config = StoreConfig {
+            history_blocks,
+            sync_writes: false,
+            ..StoreConfig::default()
+        };
+        Store::open(dir, &config).unwrap()
+    }
+
+    /// Every record in the history column family.
+    fn history_records(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store
+            .db
+            .iterator_cf(store.cf(HISTORY), IteratorMode::Start)
+            .map(|entry| {
+                let (key, value) = entry.unwrap();
+                (key.to_vec(), value.to_vec())
+            })
+            .collect()
+    }
+
+    /// Block `number` sets account `a` (for each in `accounts`) to nonce
+    /// `number`, and slot `s` of `contract` to `number`, writing the flat
+    /// state as a commit would.
+    fn commit(store: &Store, number: u64, accounts: &[u8], contract: Address, slots: &[u8]) {
+        let account = |nonce| TrieAccount {
+            nonce,
+            ..TrieAccount::default()
+        };
+        let state = StateUpdate {
+            accounts: accounts
+                .iter()
+                .map(|a| (Address::repeat_byte(*a), Some(account(number))))
+                .collect(),
+            storage: vec![StorageUpdate {
+                address: contract,
+                wipe: false,
+                slots: slots
+                    .iter()
+                    .map(|s| (B256::repeat_byte(*s), U256::from(number)))
+                    .collect(),
+            }],
+            ..StateUpdate::default()
+        };
+        let mut batch = WriteBatch::default();
+        store.put_history(&mut batch, number, &state).unwrap();
+        store.put_state(&mut batch, &state);
+        let header = alloy_consensus::Header {
+            number,
+            ..Default::default()
+        };
+        batch.put_cf(
+            store.cf(HEADERS),
+            number_key(number),
+            alloy_rlp::encode(&header),
+        );
+        batch.put_cf(store.cf(META), HEAD_KEY, number_key(number));
+        store.db.write(batch).unwrap();
+        *store.head.write() = Some(header);
+    }
+
+    #[test]
+    fn each_change_is_one_entry_and_the_window_prunes_every_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let window = 4;
+        let store = open(dir.path(), window);
+        let contract = Address::repeat_byte(0xcc);
+        // Accounts 1..=3 and the contract's slots 1..=2 change in every
+        // block; account 0x10 + n only in block n.
+        for number in 1..=20u64 {
+            commit(
+                &store,
+                number,
+                &[1, 2, 3, 0x10 + number as u8],
+                contract,
+                &[2, 1],
+            );
+        }
+        // Per kept block: 4 account entries, 2 slot entries, 2 lists.
+        let records = history_records(&store);
+        assert_eq!(records.len(), window as usize * (4 + 2 + 2));
+        assert_eq!(store.oldest_state().unwrap(), Some(20 - window));
+
+        // Values at every kept block, each from one entry or the flat state.
+        for number in 20 - window..=20 {
+            let nonce = store.account_at(Address::repeat_byte(2), number).unwrap();
+            assert_eq!(nonce.map(|a| a.nonce), Some(number));
+            let slot = store.storage_at(contract, B256::repeat_byte(1), number);
+            assert_eq!(slot.unwrap(), U256::from(number));
+            // Account 0x11 (changed in block 1 only): nonce 1 throughout.
+            let once = store.account_at(Address::repeat_byte(0x11), number);
+            assert_eq!(once.unwrap().map(|a| a.nonce), Some(1));
+        }
+        // Created in block 18: absent before it.
+        let created = Address::repeat_byte(0x10 + 18);
+        assert_eq!(store.account_at(created, 17).unwrap(), None);
+        assert_eq!(store.account_at(created, 18).unwrap().unwrap().nonce, 18);
+
+        let changed = store.accounts_changed_after(17, 20).unwrap();
+        let expected: HashSet<Address> = [1, 2, 3, 0x10 + 18, 0x10 + 19, 0x10 + 20]
+            .into_iter()
+            .map(Address::repeat_byte)
+            .collect();
+        assert_eq!(changed, expected);
+        let slots = store.slots_changed_after(&contract, 17, 20).unwrap();
+        assert_eq!(
+            slots,
+            HashSet::from([B256::repeat_byte(1), B256::repeat_byte(2)])
+        );
+        let none = store.slots_changed_after(&Address::repeat_byte(1), 17, 20);
+        assert!(none.unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_schema_1_database_drops_its_history_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let contract = Address::repeat_byte(0xcc);
+        {
+            let store = open(dir.path(), 128);
+            for number in 1..=3 {
+                commit(&store, number, &[1], contract, &[1]);
+            }
+            // As a schema 1 client left it: no version, records of the old
+            // tags.
+            let mut batch = WriteBatch::default();
+            batch.delete_cf(store.cf(META), SCHEMA_VERSION_KEY);
+            batch.put_cf(store.cf(HISTORY), tagged(1, &[0; 8], &[1; 20]), []);
+            batch.put_cf(store.cf(HISTORY), tagged(4, &[2; 52], &[0; 8]), []);
+            store.db.write(batch).unwrap();
+        }
+        {
+            let store = open(dir.path(), 128);
+            assert!(history_records(&store).is_empty());
+            assert_eq!(store.history_first().unwrap(), None);
+            let version = store.get(META, SCHEMA_VERSION_KEY).unwrap();
+            assert_eq!(version, Some(SCHEMA_VERSION.to_be_bytes().to_vec()));
+            // The head state stayed; history starts again with block 4.
+            assert_eq!(
+                store.storage(contract, B256::repeat_byte(1)).unwrap(),
+                U256::from(3)
+            );
+            commit(&store, 4, &[1], contract, &[1]);
+            assert_eq!(store.oldest_state().unwrap(), Some(3));
+            assert_eq!(
+                store
+                    .account_at(Address::repeat_byte(1), 3)
+                    .unwrap()
+                    .unwrap()
+                    .nonce,
+                3
+            );
+            store
+                .db
+                .put_cf(store.cf(META), SCHEMA_VERSION_KEY, 3u64.to_be_bytes())
+                .unwrap();
+        }
+        let error = Store::open(dir.path(), &StoreConfig::default()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Schema {
+                    found: 3,
+                    supported: 2
+                }
+            ),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("newer than this client's"),
+            "{error}"
+        );
     }
 }

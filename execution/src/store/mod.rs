@@ -5,7 +5,7 @@
 //! accounts and storage, code, and the trie nodes of the new state root.
 //! Reopening after a crash at any point yields the last fully committed
 //! block. The head state is kept flat (and as trie nodes for proofs); the
-//! state of recent blocks is read through changesets (`history`).
+//! state of recent blocks is read through the history (`history`).
 //! [`StateReader`] serves either to revm.
 
 mod code_cache;
@@ -81,6 +81,16 @@ pub enum StoreError {
         /// The head.
         head: u64,
     },
+    /// The database was written by a newer client.
+    #[error(
+        "database schema {found} is newer than this client's ({supported}): run a newer client, or sync into an empty data dir"
+    )]
+    Schema {
+        /// The schema of the database.
+        found: u64,
+        /// The newest schema this client knows.
+        supported: u64,
+    },
 }
 
 impl revm::database_interface::DBErrorMarker for StoreError {}
@@ -96,8 +106,8 @@ pub struct StoreConfig {
     pub sync_writes: bool,
     /// Size of RocksDB's block cache, shared by all column families.
     pub cache_bytes: usize,
-    /// Blocks before the head whose state stays readable: their changesets
-    /// are kept. `0` keeps the head state only; [`ARCHIVE`] keeps all.
+    /// Blocks before the head whose state stays readable: their history
+    /// is kept. `0` keeps the head state only; [`ARCHIVE`] keeps all.
     pub history_blocks: u64,
     /// Keep the database in memory instead of on disk (tests and tools that
     /// open thousands of short-lived stores). Default false.
@@ -206,6 +216,7 @@ impl Store {
             commit_seq: AtomicU64::new(0),
             code_cache: CodeCache::new(CODE_CACHE_BYTES),
         };
+        store.upgrade_schema()?;
         let head = match store.stored_head_number()? {
             Some(number) => Some(
                 store
@@ -216,6 +227,54 @@ impl Store {
         };
         *store.head.write() = head;
         Ok(store)
+    }
+
+    /// Brings a database of an older schema to [`SCHEMA_VERSION`]; fails on
+    /// one of a newer schema, touching nothing.
+    fn upgrade_schema(&self) -> StoreResult<()> {
+        let found = match self.get(META, SCHEMA_VERSION_KEY)? {
+            Some(bytes) => u64::from_be_bytes(
+                bytes
+                    .try_into()
+                    .map_err(|_| corrupt("schema version", "not 8 bytes"))?,
+            ),
+            None => 1,
+        };
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::Schema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        // 1 → 2: the state history changed layout. The old one is dropped
+        // (blocks, receipts and the head state stay); states from the next
+        // block on are kept again.
+        let mut batch = WriteBatch::default();
+        let history = self.cf(HISTORY);
+        let had_history = self
+            .db
+            .iterator_cf(history, rocksdb::IteratorMode::Start)
+            .next()
+            .transpose()?
+            .is_some();
+        if had_history {
+            tracing::warn!(
+                "database schema {found} upgraded to {SCHEMA_VERSION}: the state history of past blocks is dropped and kept again from the next block on"
+            );
+            batch.delete_range_cf(history, [0u8].as_slice(), [0xffu8; 2].as_slice());
+        }
+        batch.delete_cf(self.cf(META), HISTORY_FIRST_KEY);
+        batch.put_cf(
+            self.cf(META),
+            SCHEMA_VERSION_KEY,
+            SCHEMA_VERSION.to_be_bytes(),
+        );
+        let mut options = WriteOptions::default();
+        options.set_sync(self.sync_writes);
+        Ok(self.db.write_opt(batch, &options)?)
     }
 
     fn cf(&self, name: &str) -> &ColumnFamily {

@@ -140,7 +140,7 @@ impl StateReader<'_> {
             let head_root = store.head_state_root()?;
             let head_account = store.account(address)?;
             // Read after the roots: a block committed meanwhile shows in the
-            // changesets, and the root check below catches it.
+            // history, and the root check below catches it.
             let accounts = store.accounts_changed_after(number, head)?;
             let slots_changed = store.slots_changed_after(&address, number, head)?;
             if store.head_number()? != Some(head) {

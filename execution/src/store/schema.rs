@@ -55,25 +55,37 @@ pub(crate) const SEALS: &str = "seals";
 
 /// State history, one column family for four kinds of record told apart by
 /// their first byte (fewer column families open faster):
-/// - [`ACCOUNT_CHANGE`] ++ block ++ address → the account's RLP before that
+/// - [`ACCOUNT_HISTORY`] ++ address ++ block → the account's RLP before that
 ///   block (empty if it did not exist);
-/// - [`STORAGE_CHANGE`] ++ block ++ address ++ slot → the slot's RLP before
+/// - [`STORAGE_HISTORY`] ++ address ++ slot ++ block → the slot's RLP before
 ///   that block (empty if zero);
-/// - [`ACCOUNT_INDEX`] ++ address ++ block → nothing: the blocks that changed
-///   the account;
-/// - [`STORAGE_INDEX`] ++ address ++ slot ++ block → nothing: the blocks that
-///   changed the slot.
+/// - [`BLOCK_ACCOUNTS`] ++ block → the addresses whose account the block
+///   changed, 20 bytes each, in order;
+/// - [`BLOCK_SLOTS`] ++ block → the slots the block changed, address ++ slot
+///   (52 bytes) each, in order.
+///
+/// Schema 1 had other tags (1–4) and a second record per change; opening a
+/// schema 1 database drops its history ([`SCHEMA_VERSION`]).
 pub(crate) const HISTORY: &str = "history";
-/// Tag of account changeset records in [`HISTORY`].
-pub(crate) const ACCOUNT_CHANGE: u8 = 1;
-/// Tag of storage changeset records in [`HISTORY`].
-pub(crate) const STORAGE_CHANGE: u8 = 2;
-/// Tag of account history index records in [`HISTORY`].
-pub(crate) const ACCOUNT_INDEX: u8 = 3;
-/// Tag of storage history index records in [`HISTORY`].
-pub(crate) const STORAGE_INDEX: u8 = 4;
+/// Tag of the history entries of accounts in [`HISTORY`].
+pub(crate) const ACCOUNT_HISTORY: u8 = 5;
+/// Tag of the history entries of storage slots in [`HISTORY`].
+pub(crate) const STORAGE_HISTORY: u8 = 6;
+/// Tag of a block's list of changed accounts in [`HISTORY`].
+pub(crate) const BLOCK_ACCOUNTS: u8 = 7;
+/// Tag of a block's list of changed slots in [`HISTORY`].
+pub(crate) const BLOCK_SLOTS: u8 = 8;
 
-/// `META` key of the first block whose changeset is kept.
+/// The layout this code reads and writes, stored under
+/// [`SCHEMA_VERSION_KEY`]. A database without one is of schema 1.
+/// - 2: the history as above (schema 1 kept each change twice: once under
+///   the block, once under the key with no value).
+pub(crate) const SCHEMA_VERSION: u64 = 2;
+
+/// `META` key of the database's schema version (u64 BE).
+pub(crate) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";
+
+/// `META` key of the first block whose history is kept.
 pub(crate) const HISTORY_FIRST_KEY: &[u8] = b"history_first";
 
 /// `META` key of the head block number.
