@@ -615,12 +615,14 @@ impl Store {
             .map(|r| Bytes::from(r.encoded_2718()))
             .collect();
         batch.put_cf(self.cf(RECEIPTS), key, alloy_rlp::encode(&receipts));
-        for (index, tx) in executed.block.body.transactions.iter().enumerate() {
-            batch.put_cf(
-                self.cf(TX_INDEX),
-                tx.trie_hash(),
-                tx_location(number, index as u32),
-            );
+        // In hash order, so each memtable insert starts beside the last.
+        let mut locations: Vec<(B256, [u8; 12])> = (executed.block.body.transactions.iter())
+            .enumerate()
+            .map(|(index, tx)| (tx.trie_hash(), tx_location(number, index as u32)))
+            .collect();
+        locations.sort_unstable();
+        for (hash, location) in locations {
+            batch.put_cf(self.cf(TX_INDEX), hash, location);
         }
         if let Some(set) = &executed.epoch_set {
             batch.put_cf(
