@@ -321,12 +321,33 @@ async fn workload(
         )
         .note(note),
     );
-    rows.push(Row::new(
+    // The slowest height of the phase: a p99 far above the p50 is one or
+    // two of these.
+    let seen = tracker.blocks();
+    let slowest = seen
+        .windows(2)
+        .filter(|pair| pair[1].at > paced.started && pair[0].at < paced.started + paced.elapsed)
+        .max_by_key(|pair| pair[1].at - pair[0].at);
+    let mut p99 = Row::new(
         "devnet-tps",
         &format!("{name} latency p99 at {:.0} tx/s", settings.rate),
         super::quantile_ms(&paced.latencies, 0.99),
         "ms",
-    ));
+    );
+    if let Some([before, after]) = slowest {
+        p99 = p99.note(format!(
+            "longest gap between blocks {:.0} ms (#{} to #{}, {:.0} ms into the phase)",
+            (after.at - before.at).as_secs_f64() * 1e3,
+            before.number,
+            after.number,
+            after
+                .at
+                .saturating_duration_since(paced.started)
+                .as_secs_f64()
+                * 1e3,
+        ));
+    }
+    rows.push(p99);
     if paced.rejected > 0 {
         bail!(
             "{name}: {} transactions refused at {} tx/s, first: {}",
