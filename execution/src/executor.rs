@@ -15,10 +15,7 @@ use alloy_evm::{
 };
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::Address;
-use revm::database::{
-    State, WrapDatabaseRef,
-    states::{OriginalValuesKnown, bundle_state::BundleRetention},
-};
+use revm::database::{State, WrapDatabaseRef, states::bundle_state::BundleRetention};
 
 use crate::{
     block::Block,
@@ -128,8 +125,8 @@ impl Executor {
             if post_state_roots {
                 let db = executor.evm_mut().db_mut();
                 db.merge_transitions(BundleRetention::PlainState);
-                let changes = db.bundle_state.to_plain_state(OriginalValuesKnown::Yes);
-                let root = compute_state_update(store, parent_root, changes.into())
+                let changes = StateChanges::from(&db.bundle_state);
+                let root = compute_state_update(store, parent_root, changes)
                     .map_err(BlockExecutionError::other)?
                     .state_root;
                 roots.push(root);
@@ -278,13 +275,13 @@ fn output(
     epoch_set: Option<EpochSet>,
 ) -> ExecutionOutput {
     state.merge_transitions(BundleRetention::PlainState);
-    let changes = state.take_bundle().to_plain_state(OriginalValuesKnown::Yes);
+    let changes = StateChanges::from(&state.take_bundle());
     ExecutionOutput {
         receipts: result.receipts,
         gas_used: result.gas_used,
         blob_gas_used: result.blob_gas_used,
         requests: result.requests,
-        changes: changes.into(),
+        changes,
         epoch_set,
     }
 }

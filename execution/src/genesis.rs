@@ -281,6 +281,7 @@ pub fn alloc_changes<'a>(
                 address: *address,
                 wipe: false,
                 slots,
+                prior: Vec::new(),
             });
         }
     }

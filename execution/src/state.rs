@@ -11,7 +11,10 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use rayon::prelude::*;
 use revm::{
-    database::states::{PlainStorageChangeset, StateChangeset},
+    database::{
+        BundleState, OriginalValuesKnown,
+        states::{PlainStorageChangeset, StateChangeset},
+    },
     primitives::KECCAK_EMPTY,
 };
 
@@ -30,6 +33,10 @@ pub struct StorageUpdate {
     pub wipe: bool,
     /// New values; zero deletes the slot.
     pub slots: Vec<(B256, U256)>,
+    /// The value each of `slots` had before the block, in the same order,
+    /// when the executor knew it (empty otherwise, and for a wipe): the
+    /// block's history, so the commit need not read the slots again.
+    pub prior: Vec<U256>,
 }
 
 /// Everything a block does to the state, ready to be written.
@@ -105,6 +112,7 @@ impl From<StateChangeset> for StateChanges {
                             .into_iter()
                             .map(|(k, v)| (B256::from(k), v))
                             .collect(),
+                        prior: Vec::new(),
                     },
                 )
                 .collect(),
@@ -115,6 +123,28 @@ impl From<StateChangeset> for StateChanges {
                 .map(|(hash, code)| (hash, code.original_bytes()))
                 .collect(),
         }
+    }
+}
+
+impl From<&BundleState> for StateChanges {
+    /// What differs from the state before the bundle, with the value each
+    /// changed slot of an account that was not wiped had then (revm read it
+    /// before the first write).
+    fn from(bundle: &BundleState) -> Self {
+        let mut changes = Self::from(bundle.to_plain_state(OriginalValuesKnown::Yes));
+        for update in changes.storage.iter_mut().filter(|u| !u.wipe) {
+            let Some(account) = bundle.state.get(&update.address) else {
+                continue;
+            };
+            let prior: Option<Vec<U256>> = (update.slots.iter())
+                .map(|(slot, _)| {
+                    let slot = account.storage.get(&U256::from_be_bytes(slot.0))?;
+                    Some(slot.previous_or_original_value)
+                })
+                .collect();
+            update.prior = prior.unwrap_or_default();
+        }
+        changes
     }
 }
 
@@ -180,6 +210,7 @@ pub fn compute_state_update(
                 });
             update.wipe = true;
             update.slots.clear();
+            update.prior.clear();
         }
     }
 
@@ -234,7 +265,14 @@ pub fn compute_state_update(
     let mut storage: Vec<StorageUpdate> = storage_changes.into_values().collect();
     storage.sort_unstable_by_key(|s| s.address);
     for update in &mut storage {
-        update.slots.sort_unstable_by_key(|(slot, _)| *slot);
+        if update.prior.len() == update.slots.len() {
+            let mut slots: Vec<_> = update.slots.drain(..).zip(update.prior.drain(..)).collect();
+            slots.sort_unstable_by_key(|((slot, _), _)| *slot);
+            (update.slots, update.prior) = slots.into_iter().unzip();
+        } else {
+            update.prior.clear();
+            update.slots.sort_unstable_by_key(|(slot, _)| *slot);
+        }
     }
     Ok(StateUpdate {
         accounts: new_accounts,

@@ -165,6 +165,7 @@ fn apply(model: &mut BTreeMap<Address, ModelAccount>, ops: &[Op]) -> StateChange
                 .get(address)
                 .map(|s| s.clone().into_iter().collect())
                 .unwrap_or_default(),
+            prior: Vec::new(),
         })
         .collect();
     StateChanges {
@@ -248,11 +249,13 @@ fn a_wipe_of_an_account_without_storage_writes_nothing_for_its_storage() {
                 address: address(1),
                 wipe: true,
                 slots: Vec::new(),
+                prior: Vec::new(),
             },
             StorageUpdate {
                 address: address(2),
                 wipe: true,
                 slots: vec![(slot(3), U256::from(9))],
+                prior: Vec::new(),
             },
         ],
         code: Vec::new(),
