@@ -98,9 +98,9 @@ impl Store {
     }
 
     /// Adds to `batch` the history of block `number` (what `state` is about
-    /// to overwrite, read from the flat state) and its list of changes, and
-    /// prunes history older than the window. Called with the commit lock
-    /// held, before the batch is written.
+    /// to overwrite: carried by `state`, else read from the flat state) and
+    /// its list of changes, and prunes history older than the window.
+    /// Called with the commit lock held, before the batch is written.
     pub(super) fn put_history(
         &self,
         batch: &mut WriteBatch,
@@ -122,9 +122,9 @@ impl Store {
         // The flat records were read when the update was computed, against
         // this same head (the block extends it); read again only for an
         // update that did not carry them.
-        let carried = state.prior_records.len() == state.accounts.len();
+        let records_carried = state.prior_records.len() == state.accounts.len();
         for (i, (address, _)) in state.accounts.iter().enumerate() {
-            let previous = match carried {
+            let previous = match records_carried {
                 true => state.prior_records[i].clone(),
                 false => self.get(ACCOUNTS, address.as_slice())?,
             };
