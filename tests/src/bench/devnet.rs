@@ -255,7 +255,7 @@ async fn workload(
     // Finalized rate over the saturation window after a warm-up fifth.
     let warm = sat.started + sat.elapsed / 5;
     let end = sat.started + sat.elapsed;
-    let finalized = tracker.txs_between(warm, end) as f64 / (end - warm).as_secs_f64();
+    let finalized = tracker.rate_between(warm, end);
     let blocks: Vec<_> = tracker
         .blocks()
         .into_iter()

@@ -57,12 +57,29 @@ impl Size {
     }
 }
 
+/// Every knob a scenario reads (see the runner's usage for which).
+pub const KNOBS: &[&str] = &[
+    "accounts",
+    "block-time-ms",
+    "blocks",
+    "clients",
+    "gas-limit",
+    "paced-seconds",
+    "rate",
+    "seconds",
+    "senders",
+    "txs",
+    "txs-per-sender",
+    "window",
+];
+
 /// Per-scenario knobs: `--name value` flags after the subcommand.
 #[derive(Clone, Debug, Default)]
 pub struct Knobs(Vec<(String, String)>);
 
 impl Knobs {
-    /// Reads `--name value` pairs.
+    /// Reads `--name value` pairs. A name no scenario reads is refused: a
+    /// misspelt knob would otherwise run the default unnoticed.
     pub fn parse(args: &[String]) -> eyre::Result<Self> {
         let mut pairs = Vec::new();
         let mut it = args.iter();
@@ -70,6 +87,12 @@ impl Knobs {
             let name = flag
                 .strip_prefix("--")
                 .ok_or_else(|| eyre::eyre!("expected a --flag, got {flag:?}"))?;
+            if !KNOBS.contains(&name) {
+                eyre::bail!(
+                    "unknown knob --{name}; the knobs are --{}",
+                    KNOBS.join(", --")
+                );
+            }
             let value = it
                 .next()
                 .ok_or_else(|| eyre::eyre!("--{name} needs a value"))?;
@@ -281,4 +304,28 @@ pub fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
     }
     let index = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[index].as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn knobs_are_read_and_a_misspelt_one_is_refused() {
+        let knobs = Knobs::parse(&args("--seconds 8 --accounts 10,20 --seconds 3")).unwrap();
+        assert_eq!(knobs.get("seconds", 1.0).unwrap(), 3.0);
+        assert_eq!(knobs.text("accounts"), Some("10,20"));
+        assert_eq!(knobs.get("window", 7usize).unwrap(), 7);
+        assert!(knobs.get::<usize>("accounts", 0).is_err());
+
+        let refused = Knobs::parse(&args("--second 8")).unwrap_err().to_string();
+        assert!(refused.contains("unknown knob --second"), "{refused}");
+        let refused = Knobs::parse(&args("--seconds")).unwrap_err().to_string();
+        assert!(refused.contains("--seconds needs a value"), "{refused}");
+        assert!(Knobs::parse(&args("8")).is_err());
+    }
 }

@@ -29,7 +29,10 @@ fn main() -> eyre::Result<()> {
     let Some(scenario) = args.get(1).cloned() else {
         eyre::bail!("{USAGE}");
     };
-    if matches!(scenario.as_str(), "-h" | "--help" | "help") {
+    if args[1..]
+        .iter()
+        .any(|a| matches!(a.as_str(), "-h" | "--help" | "help"))
+    {
         println!("{USAGE}");
         return Ok(());
     }
