@@ -6,12 +6,15 @@
 //! Reopening after a crash at any point yields the last fully committed
 //! block. The head state is kept flat (and as trie nodes for proofs); the
 //! state of recent blocks is read through the history (`history`).
-//! [`StateReader`] serves either to revm.
+//! [`StateReader`] serves either to revm. The head's recently used accounts
+//! and slots are also kept in memory (`state_cache`), written through by
+//! each commit.
 
 mod code_cache;
 mod history;
 mod reader;
 pub(crate) mod schema;
+mod state_cache;
 
 use std::{
     path::Path,
@@ -37,6 +40,7 @@ use crate::{
     block::{Block, ExecutedBlock},
     state::StateUpdate,
     store::code_cache::{CODE_CACHE_BYTES, CodeCache},
+    store::state_cache::{ACCOUNT_ENTRIES, SLOT_ENTRIES, StateCache},
     system::{EpochSet, ValidatorEntry},
     trie::{NodeReader, TrieError, node::Nibbles},
 };
@@ -150,6 +154,8 @@ pub struct Store {
     commit_seq: AtomicU64,
     /// Analysed bytecode of recently executed contracts.
     code_cache: CodeCache,
+    /// The head state's recently used accounts and slots.
+    state_cache: StateCache,
 }
 
 impl std::fmt::Debug for Store {
@@ -215,6 +221,7 @@ impl Store {
             head: RwLock::new(None),
             commit_seq: AtomicU64::new(0),
             code_cache: CodeCache::new(CODE_CACHE_BYTES),
+            state_cache: StateCache::new(ACCOUNT_ENTRIES, SLOT_ENTRIES),
         };
         store.upgrade_schema()?;
         let head = match store.stored_head_number()? {
@@ -456,10 +463,44 @@ impl Store {
 
     /// The head state's account at `address`, with its storage root.
     pub fn account(&self, address: Address) -> StoreResult<Option<TrieAccount>> {
-        self.get(ACCOUNTS, address.as_slice())?
+        let began = self.commit_seq.load(Ordering::Acquire);
+        let cached = self.state_cache.account(&address);
+        if cached.is_some() && !cfg!(debug_assertions) {
+            return Ok(cached.flatten());
+        }
+        let account = self
+            .get(ACCOUNTS, address.as_slice())?
             .as_deref()
             .map(Self::decode_account)
-            .transpose()
+            .transpose()?;
+        match cached {
+            // Debug builds (the test suites) check every hit against RocksDB.
+            Some(cached) => self.check_cached("account", began, &cached, &account),
+            None => self
+                .state_cache
+                .fill_account(address, account, || self.no_commit_since(began)),
+        }
+        Ok(account)
+    }
+
+    /// Panics if a cached value differs from the one read from RocksDB
+    /// while no commit ran: the cache would have served a wrong state.
+    fn check_cached<T: PartialEq + std::fmt::Debug>(
+        &self,
+        what: &str,
+        began: u64,
+        cached: &T,
+        stored: &T,
+    ) {
+        if self.no_commit_since(began) {
+            assert_eq!(cached, stored, "cached {what} differs from the store's");
+        }
+    }
+
+    /// Whether no commit ran or is running since the commit counter read
+    /// `began`: a value read from RocksDB after that is still the head's.
+    fn no_commit_since(&self, began: u64) -> bool {
+        began.is_multiple_of(2) && self.commit_seq.load(Ordering::Acquire) == began
     }
 
     /// Decodes a flat account record.
@@ -469,10 +510,25 @@ impl Store {
 
     /// The head state's value of `slot` in `address`'s storage.
     pub fn storage(&self, address: Address, slot: B256) -> StoreResult<U256> {
-        self.get(STORAGE, &storage_key(&address, &slot))?
+        let began = self.commit_seq.load(Ordering::Acquire);
+        let cached = self.state_cache.storage(&address, &slot);
+        if let Some(cached) = cached
+            && !cfg!(debug_assertions)
+        {
+            return Ok(cached);
+        }
+        let value = self
+            .get(STORAGE, &storage_key(&address, &slot))?
             .map(|rlp| U256::decode(&mut rlp.as_slice()).map_err(|e| corrupt("storage", e)))
-            .transpose()
-            .map(Option::unwrap_or_default)
+            .transpose()?
+            .unwrap_or_default();
+        match cached {
+            Some(cached) => self.check_cached("slot", began, &cached, &value),
+            None => self
+                .state_cache
+                .fill_storage(address, slot, value, || self.no_commit_since(began)),
+        }
+        Ok(value)
     }
 
     /// The bytecode with `hash`.
@@ -586,6 +642,7 @@ impl Store {
         self.commit_seq.fetch_add(1, Ordering::AcqRel);
         let written = self.db.write_opt(batch, &options);
         if written.is_ok() {
+            self.state_cache.apply(&executed.state);
             *self.head.write() = Some(header.clone());
         }
         self.commit_seq.fetch_add(1, Ordering::Release);
