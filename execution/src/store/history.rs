@@ -6,12 +6,18 @@
 //! before `B`. The value at block `N` is then the first entry after `N`, or,
 //! if no block since changed it, the value in the head's flat state: one
 //! seek, whatever the distance. Each block also records the list of what it
-//! changed, which pruning and past proofs walk.
+//! changed, which past proofs walk.
 //!
 //! The history of the last [`StoreConfig::history_blocks`] blocks is kept
-//! (every block's in archive mode); older blocks' are pruned in the same
-//! batch that commits a block. The history is written in that batch too, so
-//! it is exactly as durable as the block.
+//! (every block's in archive mode). The history is written in the batch
+//! that commits its block, so it is exactly as durable as the block; the
+//! same batch moves the first kept block forward. Older records are not
+//! deleted one by one (that cost as many writes as writing them did, a
+//! third of a busy block's batch): RocksDB's compactions drop them
+//! ([`below_horizon`]), and the column family's files are compacted at
+//! least daily, so that dropped history does not stay on disk. Until then
+//! no read reaches them: every read of the history seeks after a kept
+//! block.
 //!
 //! Readers take the flat value *before* seeking the history. A block
 //! committed between the two then shows in the history with the value from
@@ -26,10 +32,6 @@ use rocksdb::{Direction, IteratorMode, WriteBatch};
 
 use super::{Store, StoreError, StoreResult, bounded_above, corrupt, schema::*};
 use crate::state::StateUpdate;
-
-/// Most old blocks whose history one commit prunes, so a lowered window
-/// shrinks over several blocks instead of one huge batch.
-const PRUNE_BLOCKS_PER_COMMIT: u64 = 64;
 
 /// Bytes of an account's key in a block's list of changes.
 const ACCOUNT_KEY_LEN: usize = 20;
@@ -66,11 +68,28 @@ fn list_keys(list: &[u8], len: usize) -> StoreResult<std::slice::ChunksExact<'_,
     Ok(list.chunks_exact(len))
 }
 
-/// The two kinds of history: (list tag, entry tag, key length).
-const KINDS: [(u8, u8, usize); 2] = [
-    (BLOCK_ACCOUNTS, ACCOUNT_HISTORY, ACCOUNT_KEY_LEN),
-    (BLOCK_SLOTS, STORAGE_HISTORY, SLOT_KEY_LEN),
-];
+/// Whether `key`, a record of the history column family, belongs to a block
+/// below `horizon` (the first block whose history is kept): then no read
+/// needs it, and a compaction drops it. Keys of any other shape are kept.
+pub(super) fn below_horizon(key: &[u8], horizon: u64) -> bool {
+    let block = match key.first() {
+        Some(&ACCOUNT_HISTORY) if key.len() == 1 + ACCOUNT_KEY_LEN + 8 => {
+            &key[1 + ACCOUNT_KEY_LEN..]
+        }
+        Some(&STORAGE_HISTORY) if key.len() == 1 + SLOT_KEY_LEN + 8 => &key[1 + SLOT_KEY_LEN..],
+        Some(&(BLOCK_ACCOUNTS | BLOCK_SLOTS)) if key.len() == 9 => &key[1..],
+        _ => return false,
+    };
+    block
+        .try_into()
+        .is_ok_and(|block| u64::from_be_bytes(block) < horizon)
+}
+
+/// The history horizon (see [`below_horizon`]) for a first kept block:
+/// without one, no record is needed.
+pub(super) fn horizon(first: Option<u64>) -> u64 {
+    first.unwrap_or(u64::MAX)
+}
 
 impl Store {
     /// The oldest block whose state can be read: the head without history,
@@ -91,7 +110,7 @@ impl Store {
     }
 
     /// The first block whose history is kept.
-    fn history_first(&self) -> StoreResult<Option<u64>> {
+    pub(super) fn history_first(&self) -> StoreResult<Option<u64>> {
         self.get(META, HISTORY_FIRST_KEY)?
             .map(|bytes| be_u64(&bytes))
             .transpose()
@@ -99,23 +118,24 @@ impl Store {
 
     /// Adds to `batch` the history of block `number` (what `state` is about
     /// to overwrite: carried by `state`, else read from the flat state) and
-    /// its list of changes, and prunes history older than the window.
+    /// its list of changes, and moves the first kept block to the window's.
     /// Called with the commit lock held, before the batch is written.
+    /// Returns the history horizon once the batch is written.
     pub(super) fn put_history(
         &self,
         batch: &mut WriteBatch,
         number: u64,
         state: &StateUpdate,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<u64> {
         if self.history_blocks == 0 {
             // History off: whatever was kept no longer covers new blocks.
             if self.history_first()?.is_some() {
                 batch.delete_cf(self.cf(META), HISTORY_FIRST_KEY);
             }
-            return Ok(());
+            return Ok(horizon(None));
         }
         if number == 0 {
-            return Ok(());
+            return Ok(horizon(self.history_first()?));
         }
         // Each account and slot with its value before the block.
         let mut accounts: Vec<(Address, Vec<u8>)> = Vec::with_capacity(state.accounts.len());
@@ -222,37 +242,10 @@ impl Store {
             batch.put_cf(history, history_key(STORAGE_HISTORY, key, number), previous);
         }
 
-        let first = match self.history_first()? {
-            Some(first) => first,
-            None => number,
-        };
         let keep_from = number.saturating_sub(self.history_blocks.saturating_sub(1));
-        let mut first = first;
-        let mut pruned = 0;
-        while first < keep_from && pruned < PRUNE_BLOCKS_PER_COMMIT {
-            self.prune_block(batch, first)?;
-            first += 1;
-            pruned += 1;
-        }
+        let first = self.history_first()?.unwrap_or(number).max(keep_from);
         batch.put_cf(self.cf(META), HISTORY_FIRST_KEY, first.to_be_bytes());
-        Ok(())
-    }
-
-    /// Adds to `batch` the deletion of block `number`'s history.
-    fn prune_block(&self, batch: &mut WriteBatch, number: u64) -> StoreResult<()> {
-        let block = number.to_be_bytes();
-        let history = self.cf(HISTORY);
-        for (list_tag, entry_tag, len) in KINDS {
-            let list_key = tagged(list_tag, &block, &[]);
-            let Some(list) = self.get(HISTORY, &list_key)? else {
-                continue;
-            };
-            for key in list_keys(&list, len)? {
-                batch.delete_cf(history, history_key(entry_tag, key, number));
-            }
-            batch.delete_cf(history, list_key);
-        }
-        Ok(())
+        Ok(horizon(Some(first)))
     }
 
     /// The value before the first block after `number` that changed `key`
@@ -384,6 +377,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering;
+
     use super::*;
     use crate::{state::StorageUpdate, store::StoreConfig};
 
@@ -438,7 +433,7 @@ mod tests {
             ..StateUpdate::default()
         };
         let mut batch = WriteBatch::default();
-        store.put_history(&mut batch, number, &state).unwrap();
+        let horizon = store.put_history(&mut batch, number, &state).unwrap();
         store.put_state(&mut batch, &state);
         let header = alloy_consensus::Header {
             number,
@@ -451,6 +446,7 @@ mod tests {
         );
         batch.put_cf(store.cf(META), HEAD_KEY, number_key(number));
         store.db.write(batch).unwrap();
+        store.history_horizon.store(horizon, Ordering::Release);
         *store.head.write() = Some(header);
     }
 
@@ -471,7 +467,12 @@ mod tests {
                 &[2, 1],
             );
         }
+        // Nothing was deleted; a compaction drops what is below the window.
         // Per kept block: 4 account entries, 2 slot entries, 2 lists.
+        assert!(history_records(&store).len() > window as usize * (4 + 2 + 2));
+        store
+            .db
+            .compact_range_cf(store.cf(HISTORY), None::<&[u8]>, None::<&[u8]>);
         let records = history_records(&store);
         assert_eq!(records.len(), window as usize * (4 + 2 + 2));
         assert_eq!(store.oldest_state().unwrap(), Some(20 - window));
@@ -504,6 +505,30 @@ mod tests {
         );
         let none = store.slots_changed_after(&Address::repeat_byte(1), 17, 20);
         assert!(none.unwrap().is_empty());
+    }
+
+    #[test]
+    fn compactions_drop_exactly_the_records_below_the_horizon() {
+        let address = [7u8; ACCOUNT_KEY_LEN];
+        let slot = [8u8; SLOT_KEY_LEN];
+        for number in [0u64, 9, 10, 11] {
+            let below = number < 10;
+            let records = [
+                history_key(ACCOUNT_HISTORY, &address, number),
+                history_key(STORAGE_HISTORY, &slot, number),
+                tagged(BLOCK_ACCOUNTS, &number.to_be_bytes(), &[]),
+                tagged(BLOCK_SLOTS, &number.to_be_bytes(), &[]),
+            ];
+            for key in records {
+                assert_eq!(below_horizon(&key, 10), below, "{key:?}");
+                assert!(!below_horizon(&key, horizon(Some(0))));
+                assert!(below_horizon(&key, horizon(None)));
+            }
+        }
+        // Anything else (a schema 1 record, a short key) is kept.
+        assert!(!below_horizon(&tagged(1, &[0; 8], &[1; 20]), u64::MAX));
+        assert!(!below_horizon(&[ACCOUNT_HISTORY, 0, 0], u64::MAX));
+        assert!(!below_horizon(&[], u64::MAX));
     }
 
     #[test]

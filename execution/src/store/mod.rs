@@ -18,7 +18,10 @@ mod state_cache;
 
 use std::{
     path::Path,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use alloy_consensus::{BlockBody, Header, ReceiptEnvelope, TxEnvelope};
@@ -118,6 +121,10 @@ pub struct StoreConfig {
     pub in_memory: bool,
 }
 
+/// Every file of the history column family is compacted at least this
+/// often, so that records below the window leave the disk within a day.
+const HISTORY_RECOMPACTION_SECS: u64 = 24 * 3600;
+
 /// Batched reads of fewer keys than this stay on one core.
 const MULTI_GET_CHUNK: usize = 64;
 
@@ -156,6 +163,9 @@ pub struct Store {
     code_cache: CodeCache,
     /// The head state's recently used accounts and slots.
     state_cache: StateCache,
+    /// History records of blocks below this are dropped by compactions
+    /// (`history::below_horizon`); moved on after each commit is written.
+    history_horizon: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -168,7 +178,7 @@ impl std::fmt::Debug for Store {
 
 /// Read options that end an iteration at `end` (exclusive). RocksDB then
 /// stops a seek into a range with no live key at the bound, instead of
-/// stepping over every deleted key after it (pruned history leaves many).
+/// stepping over every deleted key after it (zeroed slots leave many).
 fn bounded_above(end: &[u8]) -> ReadOptions {
     let mut options = ReadOptions::default();
     options.set_iterate_upper_bound(end.to_vec());
@@ -209,9 +219,29 @@ impl Store {
         if config.in_memory {
             db_opts.set_env(&rocksdb::Env::mem_env()?);
         }
-        let cfs = COLUMN_FAMILIES
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
+        // Nothing is dropped until the store has read its first kept block.
+        let history_horizon = Arc::new(AtomicU64::new(0));
+        let mut history_opts = cf_opts.clone();
+        let horizon = Arc::clone(&history_horizon);
+        history_opts.set_compaction_filter(
+            "outrigger-history-window",
+            move |_, key: &[u8], _: &[u8]| {
+                if history::below_horizon(key, horizon.load(Ordering::Acquire)) {
+                    rocksdb::CompactionDecision::Remove
+                } else {
+                    rocksdb::CompactionDecision::Keep
+                }
+            },
+        );
+        history_opts.set_periodic_compaction_seconds(HISTORY_RECOMPACTION_SECS);
+        let cfs = COLUMN_FAMILIES.iter().map(|name| {
+            let options = if *name == HISTORY {
+                &history_opts
+            } else {
+                &cf_opts
+            };
+            ColumnFamilyDescriptor::new(*name, options.clone())
+        });
         let db = DB::open_cf_descriptors(&db_opts, path, cfs)?;
         let store = Self {
             db,
@@ -222,8 +252,12 @@ impl Store {
             commit_seq: AtomicU64::new(0),
             code_cache: CodeCache::new(CODE_CACHE_BYTES),
             state_cache: StateCache::new(ACCOUNT_ENTRIES, SLOT_ENTRIES),
+            history_horizon,
         };
         store.upgrade_schema()?;
+        store
+            .history_horizon
+            .store(history::horizon(store.history_first()?), Ordering::Release);
         let head = match store.stored_head_number()? {
             Some(number) => Some(
                 store
@@ -631,7 +665,7 @@ impl Store {
             });
         }
         let mut batch = WriteBatch::default();
-        self.put_history(&mut batch, header.number, &executed.state)?;
+        let horizon = self.put_history(&mut batch, header.number, &executed.state)?;
         self.put_block(&mut batch, executed);
         if let Some(seal) = seal {
             batch.put_cf(self.cf(SEALS), number_key(header.number), seal);
@@ -643,6 +677,7 @@ impl Store {
         let written = self.db.write_opt(batch, &options);
         if written.is_ok() {
             self.state_cache.apply(&executed.state);
+            self.history_horizon.store(horizon, Ordering::Release);
             *self.head.write() = Some(header.clone());
         }
         self.commit_seq.fetch_add(1, Ordering::Release);
