@@ -125,6 +125,10 @@ pub struct StoreConfig {
 /// often, so that records below the window leave the disk within a day.
 const HISTORY_RECOMPACTION_SECS: u64 = 24 * 3600;
 
+/// Blocks the history horizon moves at a time when commits are not synced:
+/// one write-ahead log sync per this many blocks.
+const UNSYNCED_HORIZON_STEP: u64 = 64;
+
 /// Batched reads of fewer keys than this stay on one core.
 const MULTI_GET_CHUNK: usize = 64;
 
@@ -677,11 +681,36 @@ impl Store {
         let written = self.db.write_opt(batch, &options);
         if written.is_ok() {
             self.state_cache.apply(&executed.state);
-            self.history_horizon.store(horizon, Ordering::Release);
             *self.head.write() = Some(header.clone());
         }
         self.commit_seq.fetch_add(1, Ordering::Release);
-        Ok(written?)
+        written?;
+        self.advance_history_horizon(horizon);
+        Ok(())
+    }
+
+    /// Lets compactions drop the history below `horizon`, set by a commit
+    /// just written, once that commit is durable: were it lost (a power
+    /// loss without `sync_writes`), the store would reopen with the older
+    /// first kept block and read records already dropped. Without synced
+    /// writes the horizon moves on [`UNSYNCED_HORIZON_STEP`] blocks at a
+    /// time, each step after syncing the write-ahead log.
+    ///
+    /// A failed sync leaves the horizon where it was (the block is
+    /// committed either way); a later commit tries again.
+    fn advance_history_horizon(&self, horizon: u64) {
+        let current = self.history_horizon.load(Ordering::Acquire);
+        // Lowering it drops less: always safe.
+        if horizon > current && !self.sync_writes {
+            if horizon - current < UNSYNCED_HORIZON_STEP {
+                return;
+            }
+            if let Err(error) = self.db.flush_wal(true) {
+                tracing::warn!(%error, "syncing the write-ahead log failed; old history is kept meanwhile");
+                return;
+            }
+        }
+        self.history_horizon.store(horizon, Ordering::Release);
     }
 
     fn put_block(&self, batch: &mut WriteBatch, executed: &ExecutedBlock) {
