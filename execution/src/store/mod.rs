@@ -501,38 +501,47 @@ impl Store {
 
     /// The head state's account at `address`, with its storage root.
     pub fn account(&self, address: Address) -> StoreResult<Option<TrieAccount>> {
-        let began = self.commit_seq.load(Ordering::Acquire);
-        let cached = self.state_cache.account(&address);
-        if cached.is_some() && !cfg!(debug_assertions) {
-            return Ok(cached.flatten());
-        }
-        let account = self
-            .get(ACCOUNTS, address.as_slice())?
-            .as_deref()
-            .map(Self::decode_account)
-            .transpose()?;
-        match cached {
-            // Debug builds (the test suites) check every hit against RocksDB.
-            Some(cached) => self.check_cached("account", began, &cached, &account),
-            None => self
-                .state_cache
-                .fill_account(address, account, || self.no_commit_since(began)),
-        }
-        Ok(account)
+        self.read_through(
+            "account",
+            || self.state_cache.account(&address),
+            || {
+                self.get(ACCOUNTS, address.as_slice())?
+                    .as_deref()
+                    .map(Self::decode_account)
+                    .transpose()
+            },
+            |account, unchanged| self.state_cache.fill_account(address, account, unchanged),
+        )
     }
 
-    /// Panics if a cached value differs from the one read from RocksDB
-    /// while no commit ran: the cache would have served a wrong state.
-    fn check_cached<T: PartialEq + std::fmt::Debug>(
+    /// A head-state read through the state cache: a hit is returned (debug
+    /// builds, the test suites, also read RocksDB and panic if the two
+    /// differ while no commit ran); a miss is read by `read` and handed to
+    /// `fill` with the check that no commit ran since before the read.
+    fn read_through<T: Copy + PartialEq + std::fmt::Debug>(
         &self,
         what: &str,
-        began: u64,
-        cached: &T,
-        stored: &T,
-    ) {
-        if self.no_commit_since(began) {
-            assert_eq!(cached, stored, "cached {what} differs from the store's");
+        cached: impl FnOnce() -> Option<T>,
+        read: impl FnOnce() -> StoreResult<T>,
+        fill: impl FnOnce(T, &dyn Fn() -> bool),
+    ) -> StoreResult<T> {
+        let began = self.commit_seq.load(Ordering::Acquire);
+        let cached = cached();
+        if let Some(hit) = cached
+            && !cfg!(debug_assertions)
+        {
+            return Ok(hit);
         }
+        let value = read()?;
+        match cached {
+            Some(hit) => {
+                if self.no_commit_since(began) {
+                    assert_eq!(hit, value, "cached {what} differs from the store's");
+                }
+            }
+            None => fill(value, &|| self.no_commit_since(began)),
+        }
+        Ok(value)
     }
 
     /// Whether no commit ran or is running since the commit counter read
@@ -548,25 +557,20 @@ impl Store {
 
     /// The head state's value of `slot` in `address`'s storage.
     pub fn storage(&self, address: Address, slot: B256) -> StoreResult<U256> {
-        let began = self.commit_seq.load(Ordering::Acquire);
-        let cached = self.state_cache.storage(&address, &slot);
-        if let Some(cached) = cached
-            && !cfg!(debug_assertions)
-        {
-            return Ok(cached);
-        }
-        let value = self
-            .get(STORAGE, &storage_key(&address, &slot))?
-            .map(|rlp| U256::decode(&mut rlp.as_slice()).map_err(|e| corrupt("storage", e)))
-            .transpose()?
-            .unwrap_or_default();
-        match cached {
-            Some(cached) => self.check_cached("slot", began, &cached, &value),
-            None => self
-                .state_cache
-                .fill_storage(address, slot, value, || self.no_commit_since(began)),
-        }
-        Ok(value)
+        self.read_through(
+            "slot",
+            || self.state_cache.storage(&address, &slot),
+            || {
+                self.get(STORAGE, &storage_key(&address, &slot))?
+                    .map(|rlp| U256::decode(&mut rlp.as_slice()).map_err(|e| corrupt("storage", e)))
+                    .transpose()
+                    .map(Option::unwrap_or_default)
+            },
+            |value, unchanged| {
+                self.state_cache
+                    .fill_storage(address, slot, value, unchanged)
+            },
+        )
     }
 
     /// The bytecode with `hash`.
