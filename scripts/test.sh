@@ -49,6 +49,8 @@ cargo build --workspace --all-targets --locked
 # Real figures: see BENCHMARKS.md (release builds).
 step "import benchmark (tiny)"
 "$CARGO_TARGET_DIR/debug/examples/import_bench" --txs 50 --blocks 1 --accounts 1000,5000
+step "commit soak (tiny)"
+"$CARGO_TARGET_DIR/debug/examples/commit_soak" --blocks 20 --every 10
 step "finality benchmark (tiny)"
 "$CARGO_TARGET_DIR/debug/outrigger-finality-bench" --seconds 3
 step "benchmark runner, every scenario (tiny)"
