@@ -17,9 +17,9 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::{Address, U256, keccak256};
 use outrigger_execution::{
-    Block, ExecutedBlock, Header, Store, StoreConfig,
+    ExecutedBlock, Header, Store, StoreConfig,
     state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
 };
 use revm::primitives::KECCAK_EMPTY;
@@ -132,27 +132,11 @@ fn main() {
         let state = compute_state_update(&store, parent_root, changes(n, args.accounts, token))
             .expect("the state root");
         root_time += start.elapsed().as_secs_f64();
-        let header = Header {
-            number: n,
-            parent_hash: parent.as_ref().map_or(B256::ZERO, |p| p.hash_slow()),
-            state_root: state.state_root,
-            ..Header::default()
-        };
-        let block = ExecutedBlock {
-            hash: header.hash_slow(),
-            block: Block {
-                header: header.clone(),
-                body: Default::default(),
-            },
-            senders: Vec::new(),
-            receipts: Vec::new(),
-            state,
-            epoch_set: None,
-        };
+        let block = ExecutedBlock::state_only(parent.as_ref(), state);
         let start = Instant::now();
         store.commit_block(&block).expect("the commit");
         write_time += start.elapsed().as_secs_f64();
-        parent = Some(header);
+        parent = Some(block.block.header);
         if (n + 1) % args.every == 0 {
             let (cpu, wall) = (process_cpu(), Instant::now());
             println!(

@@ -421,27 +421,11 @@ fn commit_cost(accounts: usize, settle: bool) -> (Duration, Duration) {
         let start = Instant::now();
         let state = compute_state_update(&store, root, changes).unwrap();
         let root_time = start.elapsed();
-        let header = Header {
-            number: parent.as_ref().map_or(0, |p| p.number + 1),
-            parent_hash: parent.as_ref().map_or(B256::ZERO, |p| p.hash_slow()),
-            state_root: state.state_root,
-            ..Header::default()
-        };
-        let block = ExecutedBlock {
-            hash: header.hash_slow(),
-            block: Block {
-                header: header.clone(),
-                body: Default::default(),
-            },
-            senders: vec![],
-            receipts: vec![],
-            state,
-            epoch_set: None,
-        };
+        let block = ExecutedBlock::state_only(parent.as_ref(), state);
         let start = Instant::now();
         store.commit_block(&block).unwrap();
         let write_time = start.elapsed();
-        *parent = Some(header);
+        *parent = Some(block.block.header);
         (root_time, write_time)
     };
     let address = |i: usize| Address::from_word(keccak256((i as u64).to_be_bytes()));

@@ -32,3 +32,28 @@ pub struct ExecutedBlock {
     /// epoch's for an epoch's last block (stored with the block).
     pub epoch_set: Option<crate::system::EpochSet>,
 }
+
+impl ExecutedBlock {
+    /// A block with no transactions whose only effect is `state`, on top of
+    /// `parent` (block 0 without one): for benchmarks and tests that write
+    /// state changes straight to a store, executing nothing.
+    pub fn state_only(parent: Option<&Header>, state: StateUpdate) -> Self {
+        let header = Header {
+            number: parent.map_or(0, |p| p.number + 1),
+            parent_hash: parent.map_or(B256::ZERO, |p| p.hash_slow()),
+            state_root: state.state_root,
+            ..Header::default()
+        };
+        Self {
+            hash: header.hash_slow(),
+            block: Block {
+                header,
+                body: Default::default(),
+            },
+            senders: Vec::new(),
+            receipts: Vec::new(),
+            state,
+            epoch_set: None,
+        }
+    }
+}

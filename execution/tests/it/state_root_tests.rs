@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount};
 use outrigger_execution::{
-    Block, ExecutedBlock, Header, Store, StoreConfig,
+    ExecutedBlock, Header, Store, StoreConfig,
     state::{AccountChange, StateChanges, StorageUpdate, compute_state_update},
 };
 use proptest::prelude::*;
@@ -191,22 +191,9 @@ proptest! {
             let root = parent.as_ref().map_or(EMPTY_ROOT_HASH, |p| p.state_root);
             let state = compute_state_update(&store, root, changes).unwrap();
             prop_assert_eq!(state.state_root, reference_root(&model));
-            let header = Header {
-                number: parent.as_ref().map_or(0, |p| p.number + 1),
-                parent_hash: parent.as_ref().map_or(B256::ZERO, |p| p.hash_slow()),
-                state_root: state.state_root,
-                ..Header::default()
-            };
-            let block = ExecutedBlock {
-                hash: header.hash_slow(),
-                block: Block { header: header.clone(), body: Default::default() },
-                senders: vec![],
-                receipts: vec![],
-                state,
-                epoch_set: None,
-            };
+            let block = ExecutedBlock::state_only(parent.as_ref(), state);
             store.commit_block(&block).unwrap();
-            parent = Some(header);
+            parent = Some(block.block.header);
         }
         // The flat state agrees with the model too.
         for (address, account) in &model {
