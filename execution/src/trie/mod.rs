@@ -13,9 +13,9 @@
 pub mod node;
 pub mod proof;
 
-use std::collections::HashSet;
+use std::ops::Range;
 
-use alloy_primitives::{B256, keccak256};
+use alloy_primitives::{B256, keccak256, map::HashSet};
 use alloy_trie::EMPTY_ROOT_HASH;
 use rayon::prelude::*;
 
@@ -192,7 +192,7 @@ impl<R: NodeReader> Trie<R> {
         Self {
             reader,
             root,
-            loaded: HashSet::new(),
+            loaded: HashSet::default(),
             wipe: false,
             poisoned: false,
         }
@@ -204,7 +204,7 @@ impl<R: NodeReader> Trie<R> {
         Self {
             reader,
             root: Child::Empty,
-            loaded: HashSet::new(),
+            loaded: HashSet::default(),
             wipe: true,
             poisoned: false,
         }
@@ -215,47 +215,85 @@ impl<R: NodeReader> Trie<R> {
     /// spread over the cores. Inserts and removes of those keys then find
     /// their paths in memory instead of reading node after node. Worth it
     /// for many keys spread over a large trie (a block's account changes).
+    ///
+    /// Each level's wanted nodes are found from the nodes loaded at the
+    /// level above, each with the run of sorted keys that leads through it,
+    /// so no key is walked from the root again; the loaded levels are then
+    /// joined bottom-up and hung into the trie.
+    ///
     /// On failure the trie holds the same entries and stays usable; only
     /// nodes that passed their hash check were put in.
     pub fn prefetch(&mut self, keys: &[impl AsRef<[u8]>]) -> Result<(), TrieError> {
-        let keys: Vec<Nibbles> = keys.iter().map(|k| node::to_nibbles(k.as_ref())).collect();
-        loop {
-            let mut wanted: Vec<(Nibbles, B256)> = keys
-                .iter()
-                .filter_map(|key| first_stored(&self.root, key))
-                .collect();
-            if wanted.is_empty() {
-                return Ok(());
-            }
-            wanted.sort_unstable();
-            wanted.dedup();
-            let (paths, hashes): (Vec<Nibbles>, Vec<B256>) = wanted.into_iter().unzip();
-            let stored = self.reader.nodes(&paths)?;
-            let load = |((path, hash), stored): ((&Nibbles, &B256), Option<Vec<u8>>)| {
-                let rlp = check_node(path, *hash, stored)?;
-                decode(&rlp, NodeRef::Hash(*hash))
+        let mut keys: Vec<Nibbles> = keys.iter().map(|k| node::to_nibbles(k.as_ref())).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut wanted = Vec::new();
+        frontier(
+            &self.root,
+            &mut Vec::new(),
+            &keys,
+            0..keys.len(),
+            None,
+            &mut wanted,
+        );
+        let mut levels: Vec<(Vec<Wanted>, Vec<Node>)> = Vec::new();
+        let mut failure = None;
+        while !wanted.is_empty() {
+            let nodes = match self.load_level(&wanted) {
+                Ok(nodes) => nodes,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             };
-            // Below the threshold, on this thread: a parallel iterator
-            // called from outside the pool hands the work to it and waits.
-            let nodes: Vec<Node> = if paths.len() >= PARALLEL_LOADS {
-                paths
-                    .par_iter()
-                    .zip(&hashes)
-                    .zip(stored)
-                    .map(load)
-                    .collect::<Result<_, _>>()?
-            } else {
-                paths
-                    .iter()
-                    .zip(&hashes)
-                    .zip(stored)
-                    .map(load)
-                    .collect::<Result<_, _>>()?
-            };
-            for (path, node) in paths.into_iter().zip(nodes) {
-                place(&mut self.root, &path, node);
-                self.loaded.insert(path);
+            let mut next = Vec::new();
+            for (index, (want, node)) in wanted.iter().zip(&nodes).enumerate() {
+                let mut path = want.path.clone();
+                frontier_in(
+                    node,
+                    &mut path,
+                    &keys,
+                    want.keys.clone(),
+                    Some(index),
+                    &mut next,
+                );
             }
+            levels.push((std::mem::replace(&mut wanted, next), nodes));
+        }
+        // Bottom-up: each level's nodes into their parents one level up,
+        // then the first level into the trie itself.
+        while let Some((wanted, nodes)) = levels.pop() {
+            for (want, node) in wanted.into_iter().zip(nodes) {
+                match want.parent {
+                    Some(index) => {
+                        let (parents, parent_nodes) =
+                            levels.last_mut().expect("a parent level above");
+                        let depth = parents[index].path.len();
+                        let (slot, used) = step(&mut parent_nodes[index], &want.path[depth..]);
+                        place(slot, &want.path[depth + used..], node);
+                    }
+                    None => place(&mut self.root, &want.path, node),
+                }
+                self.loaded.insert(want.path);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Reads, checks and decodes one level's wanted nodes.
+    fn load_level(&self, wanted: &[Wanted]) -> Result<Vec<Node>, TrieError> {
+        let paths: Vec<Nibbles> = wanted.iter().map(|w| w.path.clone()).collect();
+        let stored = self.reader.nodes(&paths)?;
+        let load = |(want, stored): (&Wanted, Option<Vec<u8>>)| {
+            let rlp = check_node(&want.path, want.hash, stored)?;
+            decode(&rlp, NodeRef::Hash(want.hash))
+        };
+        // Below the threshold, on this thread: a parallel iterator
+        // called from outside the pool hands the work to it and waits.
+        if wanted.len() >= PARALLEL_LOADS {
+            wanted.par_iter().zip(stored).map(load).collect()
+        } else {
+            wanted.iter().zip(stored).map(load).collect()
         }
     }
 
@@ -364,16 +402,16 @@ impl<R: NodeReader> Trie<R> {
     pub fn commit(mut self) -> (B256, TrieUpdates) {
         let root = self.root();
         let mut puts = Vec::new();
-        // Paths where a stored node is after this update: every loaded path
-        // not among them held a node that moved or went away.
-        let mut present = HashSet::new();
+        // Every loaded path still holding a node is taken out as the nodes
+        // are visited: what is left held a node that moved or went away.
+        let mut gone = self.loaded;
         match &mut self.root {
             Child::Empty => {}
             Child::Stored(_) => {
-                present.insert(Vec::new());
+                gone.remove(&[][..]);
             }
             Child::Node(node) => {
-                present.insert(Vec::new());
+                gone.remove(&[][..]);
                 // The root is stored even when its RLP is short enough to
                 // inline: it is looked up by the header's state root.
                 if node.dirty {
@@ -386,7 +424,7 @@ impl<R: NodeReader> Trie<R> {
                     node.dirty = false;
                 }
                 let mut visit = |path: &[u8], rlp: Option<Vec<u8>>| {
-                    present.insert(path.to_vec());
+                    gone.remove(path);
                     if let Some(rlp) = rlp {
                         puts.push((path.to_vec(), rlp));
                     }
@@ -396,11 +434,7 @@ impl<R: NodeReader> Trie<R> {
                 });
             }
         }
-        let mut deletes: Vec<Nibbles> = self
-            .loaded
-            .into_iter()
-            .filter(|path| !present.contains(path))
-            .collect();
+        let mut deletes: Vec<Nibbles> = gone.into_iter().collect();
         deletes.sort_unstable();
         (
             root,
@@ -502,57 +536,111 @@ impl Child {
 /// Fewer loaded nodes than this are checked and decoded on one core.
 const PARALLEL_LOADS: usize = 128;
 
-/// The path and hash of the first stored (not loaded) node on the way to
-/// `key`, if the way leads through one.
-fn first_stored(mut child: &Child, key: &[u8]) -> Option<(Nibbles, B256)> {
-    let mut depth = 0;
-    loop {
-        let node = match child {
-            Child::Empty => return None,
-            Child::Stored(hash) => return Some((key[..depth].to_vec(), *hash)),
-            Child::Node(node) => node,
-        };
-        match &node.kind {
-            Kind::Leaf { .. } => return None,
-            Kind::Extension {
-                key: shared,
-                child: next,
-            } => {
-                if !key[depth..].starts_with(shared) {
-                    return None;
-                }
-                depth += shared.len();
-                child = next;
+/// A stored node that [`Trie::prefetch`] is to load.
+struct Wanted {
+    path: Nibbles,
+    hash: B256,
+    /// The run of sorted keys whose way leads through it.
+    keys: Range<usize>,
+    /// The index of the node loaded one level up that holds it, or none
+    /// for a node hanging from the trie as it was.
+    parent: Option<usize>,
+}
+
+/// Adds to `out` the first stored node on the way of each of `keys[run]`,
+/// which all start with `path`, below `child`.
+fn frontier(
+    child: &Child,
+    path: &mut Nibbles,
+    keys: &[Nibbles],
+    run: Range<usize>,
+    parent: Option<usize>,
+    out: &mut Vec<Wanted>,
+) {
+    match child {
+        Child::Empty => {}
+        Child::Stored(hash) => out.push(Wanted {
+            path: path.clone(),
+            hash: *hash,
+            keys: run,
+            parent,
+        }),
+        Child::Node(node) => frontier_in(node, path, keys, run, parent, out),
+    }
+}
+
+/// [`frontier`] below a node at `path`.
+fn frontier_in(
+    node: &Node,
+    path: &mut Nibbles,
+    keys: &[Nibbles],
+    run: Range<usize>,
+    parent: Option<usize>,
+    out: &mut Vec<Wanted>,
+) {
+    let depth = path.len();
+    match &node.kind {
+        Kind::Leaf { .. } => {}
+        Kind::Extension { key: shared, child } => {
+            // Sorted keys that all start with `path`: those going on
+            // through `shared` are one run.
+            let through = |i: &usize| keys[*i][depth..].starts_with(shared);
+            let Some(start) = run.clone().find(through) else {
+                return;
+            };
+            let end = (start..run.end).find(|i| !through(i)).unwrap_or(run.end);
+            path.extend_from_slice(shared);
+            frontier(child, path, keys, start..end, parent, out);
+            path.truncate(depth);
+        }
+        Kind::Branch { children, .. } => {
+            // Keys ending here come first; the rest run by nibble.
+            let mut start = run.start;
+            while start < run.end && keys[start].len() == depth {
+                start += 1;
             }
-            Kind::Branch { children, .. } => {
-                let nibble = *key.get(depth)?;
-                child = &children[nibble as usize];
-                depth += 1;
+            while start < run.end {
+                let nibble = keys[start][depth];
+                let end = (start..run.end)
+                    .find(|i| keys[*i][depth] != nibble)
+                    .unwrap_or(run.end);
+                path.push(nibble);
+                frontier(
+                    &children[nibble as usize],
+                    path,
+                    keys,
+                    start..end,
+                    parent,
+                    out,
+                );
+                path.pop();
+                start = end;
             }
         }
     }
 }
 
-/// Puts `node`, loaded from `path`, in place of the stored child there
-/// ([`first_stored`] found the path, and nothing changed since).
-fn place(root: &mut Child, path: &[u8], node: Node) {
-    let mut child = root;
+/// The child of `node` on the way down `path` (relative to the node), and
+/// how many nibbles of it that step takes.
+fn step<'a>(node: &'a mut Node, path: &[u8]) -> (&'a mut Child, usize) {
+    match &mut node.kind {
+        Kind::Extension { key, child } => (child, key.len()),
+        Kind::Branch { children, .. } => (&mut children[path[0] as usize], 1),
+        Kind::Leaf { .. } => unreachable!("a stored node's way runs through no leaf"),
+    }
+}
+
+/// Puts `node` in place of the stored child at `path` below `child`
+/// ([`frontier`] found the path through loaded nodes).
+fn place(mut child: &mut Child, path: &[u8], node: Node) {
     let mut depth = 0;
     while depth < path.len() {
         let Child::Node(parent) = child else {
             unreachable!("a prefetched path runs through loaded nodes")
         };
-        child = match &mut parent.kind {
-            Kind::Extension { key, child: next } => {
-                depth += key.len();
-                next
-            }
-            Kind::Branch { children, .. } => {
-                depth += 1;
-                &mut children[path[depth - 1] as usize]
-            }
-            Kind::Leaf { .. } => unreachable!("a prefetched path runs through no leaf"),
-        };
+        let (next, used) = step(parent, &path[depth..]);
+        child = next;
+        depth += used;
     }
     debug_assert!(matches!(child, Child::Stored(_)));
     *child = Child::Node(Box::new(node));

@@ -202,6 +202,55 @@ fn prefetch_loads_each_level_in_one_batch_and_updates_then_read_nothing() {
 }
 
 #[test]
+fn prefetch_follows_extensions_and_keys_ending_at_a_branch() {
+    // Keys of different lengths: "do" ends at the branch under "do", which
+    // hangs below an extension; every node here is stored by hash.
+    let entries: Vec<(&[u8], Vec<u8>)> = vec![
+        (b"do", vec![1; 40]),
+        (b"dog", vec![2; 40]),
+        (b"doge", vec![3; 40]),
+        (b"horse", vec![4; 40]),
+        (b"hors", vec![5; 40]),
+    ];
+    let mut nodes = MemNodes::default();
+    let mut trie = Trie::new(&nodes, EMPTY_ROOT_HASH);
+    for (key, value) in &entries {
+        trie.insert(key, value.clone()).unwrap();
+    }
+    let (root, updates) = trie.commit();
+    nodes.apply(updates);
+
+    let counting = Counting {
+        nodes: &nodes,
+        single: Default::default(),
+        batches: Default::default(),
+    };
+    let mut trie = Trie::new(&counting, root);
+    let keys: Vec<&[u8]> = entries
+        .iter()
+        .map(|(k, _)| *k)
+        .chain([&b"dot"[..]])
+        .collect();
+    trie.prefetch(&keys).unwrap();
+    for (key, value) in &entries {
+        assert_eq!(trie.get(key).unwrap().as_ref(), Some(value));
+        trie.insert(key, vec![9; 40]).unwrap();
+    }
+    trie.insert(b"dot", vec![8; 40]).unwrap();
+    assert_eq!(counting.single.get(), 0, "every path was loaded in batches");
+    let (prefetched_root, _) = trie.commit();
+
+    // alloy's builder takes no key that prefixes another: compare with
+    // the same updates made node by node.
+    let mut plain = Trie::new(&nodes, root);
+    for (key, _) in &entries {
+        plain.insert(key, vec![9; 40]).unwrap();
+    }
+    plain.insert(b"dot", vec![8; 40]).unwrap();
+    assert_eq!(prefetched_root, plain.commit().0);
+}
+
+#[test]
 fn prefetch_through_a_corrupt_node_fails_and_leaves_the_trie_usable() {
     let (mut nodes, root, keys) = stored_trie(300);
     let victim = nodes.0.keys().find(|p| p.len() == 2).unwrap().clone();
