@@ -350,7 +350,9 @@ impl<R: NodeReader> Trie<R> {
     /// Deletes `key`, if present.
     pub fn remove(&mut self, key: &[u8]) -> Result<(), TrieError> {
         self.update(key, |ctx, root, path, key| {
-            ctx.remove(root, path, key).map(|(root, _)| root)
+            let (new_root, _) = ctx.remove(std::mem::take(root), path, key)?;
+            *root = new_root;
+            Ok(())
         })
     }
 
@@ -358,25 +360,19 @@ impl<R: NodeReader> Trie<R> {
     fn update(
         &mut self,
         key: &[u8],
-        f: impl FnOnce(&mut Ctx<'_, R>, Child, &mut Nibbles, &[u8]) -> Result<Child, TrieError>,
+        f: impl FnOnce(&mut Ctx<'_, R>, &mut Child, &mut Nibbles, &[u8]) -> Result<(), TrieError>,
     ) -> Result<(), TrieError> {
         let key = node::to_nibbles(key);
         let mut ctx = Ctx {
             reader: &self.reader,
             loaded: &mut self.loaded,
         };
-        let root = std::mem::take(&mut self.root);
         let mut path = Vec::with_capacity(key.len());
-        match f(&mut ctx, root, &mut path, &key) {
-            Ok(root) => {
-                self.root = root;
-                Ok(())
-            }
-            Err(e) => {
-                self.poisoned = true;
-                Err(e)
-            }
+        let result = f(&mut ctx, &mut self.root, &mut path, &key);
+        if result.is_err() {
+            self.poisoned = true;
         }
+        result
     }
 
     /// The root hash, hashing only what changed since the last call.
@@ -457,6 +453,13 @@ impl Node {
             dirty: false,
             rlp: None,
         }
+    }
+
+    /// Marks the node changed in place: to be hashed again and written.
+    fn changed(&mut self) {
+        self.cached = None;
+        self.rlp = None;
+        self.dirty = true;
     }
 
     /// This node's reference, encoding it (and its changed descendants)
@@ -663,119 +666,138 @@ impl<R: NodeReader> Ctx<'_, R> {
         Ok(())
     }
 
+    /// Sets `key` below `child` (at `path`) to `value`, changing the nodes
+    /// on its way in place; only a split builds new ones.
     fn insert(
         &mut self,
-        mut child: Child,
+        child: &mut Child,
         path: &mut Nibbles,
         key: &[u8],
         value: Vec<u8>,
-    ) -> Result<Child, TrieError> {
-        self.resolve(&mut child, path)?;
+    ) -> Result<(), TrieError> {
+        self.resolve(child, path)?;
         let node = match child {
             Child::Empty => {
-                return Ok(Child::dirty(Kind::Leaf {
+                *child = Child::dirty(Kind::Leaf {
                     key: key.to_vec(),
                     value,
-                }));
+                });
+                return Ok(());
             }
             Child::Stored(_) => unreachable!("resolved above"),
             Child::Node(node) => node,
         };
-        Ok(match node.kind {
+        let in_place = match &node.kind {
+            Kind::Leaf { key: old_key, .. } => old_key[..] == key[..],
+            Kind::Extension { key: shared, .. } => key.starts_with(shared),
+            Kind::Branch { .. } => true,
+        };
+        if !in_place {
+            let Child::Node(node) = std::mem::take(child) else {
+                unreachable!("matched a node above")
+            };
+            *child = self.split(node.kind, path, key, value)?;
+            return Ok(());
+        }
+        match &mut node.kind {
+            Kind::Leaf { value: old, .. } => *old = value,
+            Kind::Extension {
+                key: shared,
+                child: next,
+            } => {
+                let len = path.len();
+                path.extend_from_slice(shared);
+                let inserted = self.insert(next, path, &key[shared.len()..], value);
+                path.truncate(len);
+                inserted?;
+            }
+            Kind::Branch {
+                children,
+                value: branch_value,
+            } => match key.split_first() {
+                None => *branch_value = Some(value),
+                Some((nibble, rest)) => {
+                    path.push(*nibble);
+                    let inserted = self.insert(&mut children[*nibble as usize], path, rest, value);
+                    path.pop();
+                    inserted?;
+                }
+            },
+        }
+        node.changed();
+        Ok(())
+    }
+
+    /// Inserts `key` where `kind` (a leaf of another key, or an extension
+    /// `key` leaves) stands: a new branch at the point they part.
+    fn split(
+        &mut self,
+        kind: Kind,
+        path: &mut Nibbles,
+        key: &[u8],
+        value: Vec<u8>,
+    ) -> Result<Child, TrieError> {
+        Ok(match kind {
             Kind::Leaf {
                 key: old_key,
                 value: old_value,
             } => {
-                if old_key == key {
-                    Child::dirty(Kind::Leaf {
-                        key: old_key,
-                        value,
-                    })
-                } else {
-                    let common = common_prefix(&old_key, key);
-                    let mut children: Box<[Child; 16]> = Box::default();
-                    let mut branch_value = None;
-                    for (k, v) in [(&old_key[common..], old_value), (&key[common..], value)] {
-                        match k.split_first() {
-                            None => branch_value = Some(v),
-                            Some((nibble, rest)) => {
-                                children[*nibble as usize] = Child::dirty(Kind::Leaf {
-                                    key: rest.to_vec(),
-                                    value: v,
-                                })
-                            }
+                let common = common_prefix(&old_key, key);
+                let mut children: Box<[Child; 16]> = Box::default();
+                let mut branch_value = None;
+                for (k, v) in [(&old_key[common..], old_value), (&key[common..], value)] {
+                    match k.split_first() {
+                        None => branch_value = Some(v),
+                        Some((nibble, rest)) => {
+                            children[*nibble as usize] = Child::dirty(Kind::Leaf {
+                                key: rest.to_vec(),
+                                value: v,
+                            })
                         }
                     }
-                    with_extension(
-                        &key[..common],
-                        Kind::Branch {
-                            children,
-                            value: branch_value,
-                        },
-                    )
                 }
+                with_extension(
+                    &key[..common],
+                    Kind::Branch {
+                        children,
+                        value: branch_value,
+                    },
+                )
             }
             Kind::Extension {
                 key: shared,
                 child: next,
             } => {
-                if key.starts_with(&shared) {
-                    let len = path.len();
-                    path.extend_from_slice(&shared);
-                    let next = self.insert(next, path, &key[shared.len()..], value)?;
-                    path.truncate(len);
+                let common = common_prefix(&shared, key);
+                let mut children: Box<[Child; 16]> = Box::default();
+                let nibble = shared[common] as usize;
+                children[nibble] = if shared.len() == common + 1 {
+                    next
+                } else {
                     Child::dirty(Kind::Extension {
-                        key: shared,
+                        key: shared[common + 1..].to_vec(),
                         child: next,
                     })
+                };
+                let len = path.len();
+                path.extend_from_slice(&key[..common]);
+                let mut branch = Child::dirty(Kind::Branch {
+                    children,
+                    value: None,
+                });
+                let inserted = self.insert(&mut branch, path, &key[common..], value);
+                path.truncate(len);
+                inserted?;
+                if common > 0 {
+                    Child::dirty(Kind::Extension {
+                        key: key[..common].to_vec(),
+                        child: branch,
+                    })
                 } else {
-                    let common = common_prefix(&shared, key);
-                    let mut children: Box<[Child; 16]> = Box::default();
-                    let nibble = shared[common] as usize;
-                    children[nibble] = if shared.len() == common + 1 {
-                        next
-                    } else {
-                        Child::dirty(Kind::Extension {
-                            key: shared[common + 1..].to_vec(),
-                            child: next,
-                        })
-                    };
-                    let len = path.len();
-                    path.extend_from_slice(&key[..common]);
-                    let branch = Child::dirty(Kind::Branch {
-                        children,
-                        value: None,
-                    });
-                    let branch = self.insert(branch, path, &key[common..], value)?;
-                    path.truncate(len);
-                    match branch {
-                        Child::Node(node) if common > 0 => Child::dirty(Kind::Extension {
-                            key: key[..common].to_vec(),
-                            child: Child::Node(node),
-                        }),
-                        other => other,
-                    }
+                    branch
                 }
             }
-            Kind::Branch {
-                mut children,
-                value: branch_value,
-            } => match key.split_first() {
-                None => Child::dirty(Kind::Branch {
-                    children,
-                    value: Some(value),
-                }),
-                Some((nibble, rest)) => {
-                    let slot = std::mem::take(&mut children[*nibble as usize]);
-                    path.push(*nibble);
-                    children[*nibble as usize] = self.insert(slot, path, rest, value)?;
-                    path.pop();
-                    Child::dirty(Kind::Branch {
-                        children,
-                        value: branch_value,
-                    })
-                }
-            },
+            Kind::Branch { .. } => unreachable!("a branch takes every key in place"),
         })
     }
 
