@@ -58,6 +58,14 @@ impl NodeRef {
         }
     }
 
+    /// The length of [`NodeRef::encode_into`]'s output.
+    fn length(&self) -> usize {
+        match self {
+            Self::Hash(_) => 33,
+            Self::Inline(rlp) => rlp.len(),
+        }
+    }
+
     /// Whether the node is stored by itself (referenced by hash).
     pub fn is_hash(&self) -> bool {
         matches!(self, Self::Hash(_))
@@ -103,45 +111,93 @@ pub fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
     alloy_rlp::Encodable::encode(&bytes, out);
 }
 
-/// Wraps an already-encoded list payload in its list header.
-pub fn wrap_list(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 3);
-    Header {
+/// The length of `bytes` encoded as an RLP byte string.
+fn bytes_length(bytes: &[u8]) -> usize {
+    alloy_rlp::Encodable::length(&bytes)
+}
+
+/// A buffer holding just the header of a list of `payload` bytes, with
+/// room for them: each node is encoded into one allocation.
+fn list_with_capacity(payload: usize) -> Vec<u8> {
+    let header = Header {
         list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(payload);
+        payload_length: payload,
+    };
+    let mut out = Vec::with_capacity(header.length_with_payload());
+    header.encode(&mut out);
     out
+}
+
+/// Appends the hex-prefix key fragment `nibbles` as an RLP byte string
+/// (the same bytes as [`encode_bytes`] of [`encode_path`]).
+fn encode_path_into(nibbles: &[u8], leaf: bool, out: &mut Vec<u8>) {
+    let flag = if leaf { 2 } else { 0 };
+    let (first, rest) = if nibbles.len() % 2 == 1 {
+        (((flag + 1) << 4) | nibbles[0], &nibbles[1..])
+    } else {
+        (flag << 4, nibbles)
+    };
+    let length = nibbles.len() / 2 + 1;
+    // A single byte below 0x80 is its own encoding; a hex-prefix first
+    // byte is at most 0x3f.
+    if length > 1 {
+        Header {
+            list: false,
+            payload_length: length,
+        }
+        .encode(out);
+    }
+    out.push(first);
+    out.extend(rest.chunks(2).map(|pair| (pair[0] << 4) | pair[1]));
+}
+
+/// The length of [`encode_path_into`]'s output.
+fn path_length(nibbles: &[u8]) -> usize {
+    let length = nibbles.len() / 2 + 1;
+    if length > 1 {
+        Header {
+            list: false,
+            payload_length: length,
+        }
+        .length_with_payload()
+    } else {
+        1
+    }
 }
 
 /// RLP of a leaf node.
 pub fn encode_leaf(key: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(key.len() / 2 + value.len() + 6);
-    encode_bytes(&encode_path(key, true), &mut payload);
-    encode_bytes(value, &mut payload);
-    wrap_list(&payload)
+    let mut out = list_with_capacity(path_length(key) + bytes_length(value));
+    encode_path_into(key, true, &mut out);
+    encode_bytes(value, &mut out);
+    out
 }
 
 /// RLP of an extension node.
 pub fn encode_extension(key: &[u8], child: &NodeRef) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(key.len() / 2 + 36);
-    encode_bytes(&encode_path(key, false), &mut payload);
-    child.encode_into(&mut payload);
-    wrap_list(&payload)
+    let mut out = list_with_capacity(path_length(key) + child.length());
+    encode_path_into(key, false, &mut out);
+    child.encode_into(&mut out);
+    out
 }
 
 /// RLP of a branch node.
 pub fn encode_branch(children: &[Option<NodeRef>; 16], value: Option<&[u8]>) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(16 * 33 + 1);
+    let value = value.unwrap_or_default();
+    let payload = children
+        .iter()
+        .map(|child| child.as_ref().map_or(1, NodeRef::length))
+        .sum::<usize>()
+        + bytes_length(value);
+    let mut out = list_with_capacity(payload);
     for child in children {
         match child {
-            Some(child) => child.encode_into(&mut payload),
-            None => payload.push(0x80),
+            Some(child) => child.encode_into(&mut out),
+            None => out.push(0x80),
         }
     }
-    encode_bytes(value.unwrap_or_default(), &mut payload);
-    wrap_list(&payload)
+    encode_bytes(value, &mut out);
+    out
 }
 
 /// A node decoded from RLP, its children still as references.
@@ -276,6 +332,56 @@ mod tests {
             encode_path(&[15, 1, 12, 11, 8], true),
             vec![0x3f, 0x1c, 0xb8]
         );
+    }
+
+    #[test]
+    fn nodes_are_encoded_in_one_buffer_of_their_exact_length() {
+        for len in 0..=64 {
+            let nibbles: Vec<u8> = (0..len).map(|i| (i * 7 % 16) as u8).collect();
+            for leaf in [false, true] {
+                let mut expected = Vec::new();
+                encode_bytes(&encode_path(&nibbles, leaf), &mut expected);
+                let mut out = Vec::new();
+                encode_path_into(&nibbles, leaf, &mut out);
+                assert_eq!(out, expected, "{len} nibbles, leaf {leaf}");
+                assert_eq!(path_length(&nibbles), expected.len());
+            }
+            for value in [&[][..], &[0x05], &[0x80], &[7; 40], &[9; 70]] {
+                let rlp = encode_leaf(&nibbles, value);
+                assert_eq!(rlp.len(), rlp.capacity());
+                match decode_node(&rlp).unwrap() {
+                    DecodedNode::Leaf {
+                        key,
+                        value: decoded,
+                    } => {
+                        assert_eq!((key, &decoded[..]), (nibbles.clone(), value));
+                    }
+                    other => panic!("decoded {other:?}"),
+                }
+            }
+            if len > 0 {
+                for child in [
+                    NodeRef::Hash(B256::repeat_byte(3)),
+                    NodeRef::Inline(encode_leaf(&[], b"x")),
+                ] {
+                    let rlp = encode_extension(&nibbles, &child);
+                    assert_eq!(rlp.len(), rlp.capacity());
+                    assert!(
+                        matches!(decode_node(&rlp).unwrap(), DecodedNode::Extension { key, .. } if key == nibbles)
+                    );
+                }
+            }
+        }
+        let mut children: [Option<NodeRef>; 16] = Default::default();
+        children[0] = Some(NodeRef::Hash(B256::repeat_byte(1)));
+        children[9] = Some(NodeRef::Inline(encode_leaf(&[2], b"y")));
+        for value in [None, Some(&[0x01][..]), Some(&[0xff; 60][..])] {
+            let rlp = encode_branch(&children, value);
+            assert_eq!(rlp.len(), rlp.capacity());
+            assert!(
+                matches!(decode_node(&rlp).unwrap(), DecodedNode::Branch { value: v, .. } if v.as_deref() == value)
+            );
+        }
     }
 
     #[test]
