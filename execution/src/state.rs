@@ -178,11 +178,7 @@ pub fn compute_state_update(
     // they are read there, once, instead of again from the flat state.
     let keys: Vec<B256> = addresses.iter().map(keccak256).collect();
     let mut trie = Trie::new(store.account_trie(), parent_root);
-    trie.prefetch(&keys)?;
-    let prior_records: Vec<Option<Vec<u8>>> = keys
-        .iter()
-        .map(|key| trie.get(key.as_slice()))
-        .collect::<Result<_, _>>()?;
+    let prior_records = trie.prefetch(&keys)?;
     let prior: Vec<Option<TrieAccount>> = prior_records
         .iter()
         .map(|record| record.as_deref().map(Store::decode_account).transpose())

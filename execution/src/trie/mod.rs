@@ -211,54 +211,52 @@ impl<R: NodeReader> Trie<R> {
     }
 
     /// Loads every stored node on the paths of `keys` (in bytes), a level
-    /// at a time: one batched read per level, the hash checks and decoding
-    /// spread over the cores. Inserts and removes of those keys then find
-    /// their paths in memory instead of reading node after node. Worth it
-    /// for many keys spread over a large trie (a block's account changes).
+    /// at a time, and returns each key's value, as [`Trie::get`] would:
+    /// one batched read per level, the hash checks and decoding spread
+    /// over the cores. Inserts and removes of those keys then find their
+    /// paths in memory instead of reading node after node. Worth it for
+    /// many keys spread over a large trie (a block's account changes).
     ///
     /// Each level's wanted nodes are found from the nodes loaded at the
     /// level above, each with the run of sorted keys that leads through it,
-    /// so no key is walked from the root again; the loaded levels are then
-    /// joined bottom-up and hung into the trie.
+    /// so no key is walked from the root again, and each key's value is
+    /// picked up on the way; the loaded levels are then joined bottom-up
+    /// and hung into the trie.
     ///
     /// On failure the trie holds the same entries and stays usable; only
     /// nodes that passed their hash check were put in.
-    pub fn prefetch(&mut self, keys: &[impl AsRef<[u8]>]) -> Result<(), TrieError> {
-        let mut keys: Vec<Nibbles> = keys.iter().map(|k| node::to_nibbles(k.as_ref())).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        let mut wanted = Vec::new();
-        frontier(
-            &self.root,
-            &mut Vec::new(),
-            &keys,
-            0..keys.len(),
-            None,
-            &mut wanted,
-        );
+    pub fn prefetch(
+        &mut self,
+        keys: &[impl AsRef<[u8]>],
+    ) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+        let mut sorted: Vec<(Nibbles, usize)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (node::to_nibbles(k.as_ref()), i))
+            .collect();
+        sorted.sort_unstable();
+        let (keys, origin): (Vec<Nibbles>, Vec<usize>) = sorted.into_iter().unzip();
+        let mut walk = Walk {
+            keys: &keys,
+            values: vec![None; keys.len()],
+            wanted: Vec::new(),
+        };
+        walk.child(&self.root, &mut Vec::new(), 0..keys.len(), None);
         let mut levels: Vec<(Vec<Wanted>, Vec<Node>)> = Vec::new();
         let mut failure = None;
-        while !wanted.is_empty() {
-            let nodes = match self.load_level(&wanted) {
+        while !walk.wanted.is_empty() {
+            let nodes = match self.load_level(&walk.wanted) {
                 Ok(nodes) => nodes,
                 Err(e) => {
                     failure = Some(e);
                     break;
                 }
             };
-            let mut next = Vec::new();
+            let wanted = std::mem::take(&mut walk.wanted);
             for (index, (want, node)) in wanted.iter().zip(&nodes).enumerate() {
-                let mut path = want.path.clone();
-                frontier_in(
-                    node,
-                    &mut path,
-                    &keys,
-                    want.keys.clone(),
-                    Some(index),
-                    &mut next,
-                );
+                walk.node(node, &mut want.path.clone(), want.keys.clone(), Some(index));
             }
-            levels.push((std::mem::replace(&mut wanted, next), nodes));
+            levels.push((wanted, nodes));
         }
         // Bottom-up: each level's nodes into their parents one level up,
         // then the first level into the trie itself.
@@ -277,7 +275,14 @@ impl<R: NodeReader> Trie<R> {
                 self.loaded.insert(want.path);
             }
         }
-        failure.map_or(Ok(()), Err)
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let mut values = vec![None; keys.len()];
+        for (value, i) in walk.values.into_iter().zip(origin) {
+            values[i] = value;
+        }
+        Ok(values)
     }
 
     /// Reads, checks and decodes one level's wanted nodes.
@@ -550,74 +555,77 @@ struct Wanted {
     parent: Option<usize>,
 }
 
-/// Adds to `out` the first stored node on the way of each of `keys[run]`,
-/// which all start with `path`, below `child`.
-fn frontier(
-    child: &Child,
-    path: &mut Nibbles,
-    keys: &[Nibbles],
-    run: Range<usize>,
-    parent: Option<usize>,
-    out: &mut Vec<Wanted>,
-) {
-    match child {
-        Child::Empty => {}
-        Child::Stored(hash) => out.push(Wanted {
-            path: path.clone(),
-            hash: *hash,
-            keys: run,
-            parent,
-        }),
-        Child::Node(node) => frontier_in(node, path, keys, run, parent, out),
-    }
+/// One level of [`Trie::prefetch`]'s walk down the ways of its sorted keys.
+struct Walk<'a> {
+    keys: &'a [Nibbles],
+    /// Each key's value, as found where its way ends in memory.
+    values: Vec<Option<Vec<u8>>>,
+    /// The stored nodes the ways lead to, to load next.
+    wanted: Vec<Wanted>,
 }
 
-/// [`frontier`] below a node at `path`.
-fn frontier_in(
-    node: &Node,
-    path: &mut Nibbles,
-    keys: &[Nibbles],
-    run: Range<usize>,
-    parent: Option<usize>,
-    out: &mut Vec<Wanted>,
-) {
-    let depth = path.len();
-    match &node.kind {
-        Kind::Leaf { .. } => {}
-        Kind::Extension { key: shared, child } => {
-            // Sorted keys that all start with `path`: those going on
-            // through `shared` are one run.
-            let through = |i: &usize| keys[*i][depth..].starts_with(shared);
-            let Some(start) = run.clone().find(through) else {
-                return;
-            };
-            let end = (start..run.end).find(|i| !through(i)).unwrap_or(run.end);
-            path.extend_from_slice(shared);
-            frontier(child, path, keys, start..end, parent, out);
-            path.truncate(depth);
+impl Walk<'_> {
+    /// Follows `keys[run]`, which all start with `path`, below `child`.
+    fn child(
+        &mut self,
+        child: &Child,
+        path: &mut Nibbles,
+        run: Range<usize>,
+        parent: Option<usize>,
+    ) {
+        match child {
+            Child::Empty => {}
+            Child::Stored(hash) => self.wanted.push(Wanted {
+                path: path.clone(),
+                hash: *hash,
+                keys: run,
+                parent,
+            }),
+            Child::Node(node) => self.node(node, path, run, parent),
         }
-        Kind::Branch { children, .. } => {
-            // Keys ending here come first; the rest run by nibble.
-            let mut start = run.start;
-            while start < run.end && keys[start].len() == depth {
-                start += 1;
+    }
+
+    /// [`Walk::child`] below a node at `path`.
+    fn node(&mut self, node: &Node, path: &mut Nibbles, run: Range<usize>, parent: Option<usize>) {
+        let keys = self.keys;
+        let depth = path.len();
+        match &node.kind {
+            Kind::Leaf { key, value } => {
+                for i in run {
+                    if keys[i][depth..] == key[..] {
+                        self.values[i] = Some(value.clone());
+                    }
+                }
             }
-            while start < run.end {
-                let nibble = keys[start][depth];
-                let end = (start..run.end)
-                    .find(|i| keys[*i][depth] != nibble)
-                    .unwrap_or(run.end);
-                path.push(nibble);
-                frontier(
-                    &children[nibble as usize],
-                    path,
-                    keys,
-                    start..end,
-                    parent,
-                    out,
-                );
-                path.pop();
-                start = end;
+            Kind::Extension { key: shared, child } => {
+                // Sorted keys that all start with `path`: those going on
+                // through `shared` are one run.
+                let through = |i: &usize| keys[*i][depth..].starts_with(shared);
+                let Some(start) = run.clone().find(through) else {
+                    return;
+                };
+                let end = (start..run.end).find(|i| !through(i)).unwrap_or(run.end);
+                path.extend_from_slice(shared);
+                self.child(child, path, start..end, parent);
+                path.truncate(depth);
+            }
+            Kind::Branch { children, value } => {
+                // Keys ending here come first; the rest run by nibble.
+                let mut start = run.start;
+                while start < run.end && keys[start].len() == depth {
+                    self.values[start].clone_from(value);
+                    start += 1;
+                }
+                while start < run.end {
+                    let nibble = keys[start][depth];
+                    let end = (start..run.end)
+                        .find(|i| keys[*i][depth] != nibble)
+                        .unwrap_or(run.end);
+                    path.push(nibble);
+                    self.child(&children[nibble as usize], path, start..end, parent);
+                    path.pop();
+                    start = end;
+                }
             }
         }
     }
@@ -634,7 +642,7 @@ fn step<'a>(node: &'a mut Node, path: &[u8]) -> (&'a mut Child, usize) {
 }
 
 /// Puts `node` in place of the stored child at `path` below `child`
-/// ([`frontier`] found the path through loaded nodes).
+/// ([`Walk`] found the path through loaded nodes).
 fn place(mut child: &mut Child, path: &[u8], node: Node) {
     let mut depth = 0;
     while depth < path.len() {

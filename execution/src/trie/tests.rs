@@ -181,7 +181,17 @@ fn prefetch_loads_each_level_in_one_batch_and_updates_then_read_nothing() {
     };
     let changed: Vec<Vec<u8>> = keys.iter().step_by(7).cloned().collect();
     let mut trie = Trie::new(&counting, root);
-    trie.prefetch(&changed).unwrap();
+    let absent = keccak256(b"absent").to_vec();
+    let values = trie
+        .prefetch(&[&changed[..], std::slice::from_ref(&absent)].concat())
+        .unwrap();
+    assert_eq!(values.len(), changed.len() + 1);
+    assert!(
+        values[..changed.len()]
+            .iter()
+            .all(|v| *v == Some(vec![3; 40]))
+    );
+    assert_eq!(values[changed.len()], None);
     // 3,000 keys: a root branch, two full levels below it, then leaves
     // (and a few deeper branches): one batch per level.
     let batches = counting.batches.borrow().clone();
@@ -231,7 +241,13 @@ fn prefetch_follows_extensions_and_keys_ending_at_a_branch() {
         .map(|(k, _)| *k)
         .chain([&b"dot"[..]])
         .collect();
-    trie.prefetch(&keys).unwrap();
+    let values = trie.prefetch(&keys).unwrap();
+    let expected: Vec<Option<Vec<u8>>> = entries
+        .iter()
+        .map(|(_, v)| Some(v.clone()))
+        .chain([None])
+        .collect();
+    assert_eq!(values, expected, "each key's value, \"dot\" absent");
     for (key, value) in &entries {
         assert_eq!(trie.get(key).unwrap().as_ref(), Some(value));
         trie.insert(key, vec![9; 40]).unwrap();
@@ -299,6 +315,8 @@ proptest! {
         };
         let mut nodes = MemNodes::default();
         let mut reference = BTreeMap::new();
+        // The entries as of the last commit, which the trie is opened on.
+        let mut committed = BTreeMap::new();
         let mut root = EMPTY_ROOT_HASH;
         let mut pending: Vec<Op> = Vec::new();
         for op in ops.into_iter().chain([Op::Commit]) {
@@ -313,7 +331,10 @@ proptest! {
                                 Op::Commit => None,
                             })
                             .collect();
-                        trie.prefetch(&keys).unwrap();
+                        let values = trie.prefetch(&keys).unwrap();
+                        for (key, value) in keys.iter().zip(values) {
+                            prop_assert_eq!(value, committed.get(key).cloned());
+                        }
                     }
                     for op in pending.drain(..) {
                         match op {
@@ -326,6 +347,7 @@ proptest! {
                     root = new_root;
                     nodes.apply(updates);
                     prop_assert_eq!(root, reference_root(&reference));
+                    committed = reference.clone();
                     // Storage holds exactly the current trie: rebuild it
                     // from scratch and compare the stored node sets.
                     let mut fresh = MemNodes::default();
