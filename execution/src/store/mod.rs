@@ -45,7 +45,7 @@ use crate::{
     store::code_cache::{CODE_CACHE_BYTES, CodeCache},
     store::state_cache::{ACCOUNT_ENTRIES, SLOT_ENTRIES, StateCache},
     system::{EpochSet, ValidatorEntry},
-    trie::{NodeReader, TrieError, node::Nibbles},
+    trie::{NodeReader, TrieError},
 };
 use schema::*;
 
@@ -887,7 +887,7 @@ impl NodeReader for TrieNodes<'_> {
     /// Batched lookups, the batch split over the cores: a block's account
     /// trie reads up to a thousand nodes at a level, and each lookup is CPU
     /// work (memtables, filters, index and data blocks of every level).
-    fn nodes(&self, paths: &[Nibbles]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+    fn nodes(&self, paths: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
         let keys: Vec<Vec<u8>> = paths
             .iter()
             .map(|path| trie_path_key(&self.prefix, path))

@@ -83,7 +83,7 @@ pub trait NodeReader {
 
     /// The nodes stored at each of `paths`, in the same order. Readers
     /// that can batch lookups (or spread them over cores) override this.
-    fn nodes(&self, paths: &[Nibbles]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+    fn nodes(&self, paths: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
         paths.iter().map(|path| self.node(path)).collect()
     }
 }
@@ -287,7 +287,7 @@ impl<R: NodeReader> Trie<R> {
 
     /// Reads, checks and decodes one level's wanted nodes.
     fn load_level(&self, wanted: &[Wanted]) -> Result<Vec<Node>, TrieError> {
-        let paths: Vec<Nibbles> = wanted.iter().map(|w| w.path.clone()).collect();
+        let paths: Vec<&[u8]> = wanted.iter().map(|w| &w.path[..]).collect();
         let stored = self.reader.nodes(&paths)?;
         let load = |(want, stored): (&Wanted, Option<Vec<u8>>)| {
             let rlp = check_node(&want.path, want.hash, stored)?;

@@ -74,8 +74,14 @@ impl NodeRef {
 
 /// Hex-prefix encoding of a key fragment (Yellow Paper, appendix C).
 pub fn encode_path(nibbles: &[u8], leaf: bool) -> Vec<u8> {
-    let flag = if leaf { 2 } else { 0 };
     let mut out = Vec::with_capacity(nibbles.len() / 2 + 1);
+    hex_prefix_into(nibbles, leaf, &mut out);
+    out
+}
+
+/// Appends [`encode_path`]'s bytes to `out`.
+fn hex_prefix_into(nibbles: &[u8], leaf: bool, out: &mut Vec<u8>) {
+    let flag = if leaf { 2 } else { 0 };
     let rest = if nibbles.len() % 2 == 1 {
         out.push(((flag + 1) << 4) | nibbles[0]);
         &nibbles[1..]
@@ -84,7 +90,6 @@ pub fn encode_path(nibbles: &[u8], leaf: bool) -> Vec<u8> {
         nibbles
     };
     out.extend(rest.chunks(2).map(|pair| (pair[0] << 4) | pair[1]));
-    out
 }
 
 /// Decodes a hex-prefix key fragment: its nibbles and whether it ends in a leaf.
@@ -128,41 +133,29 @@ fn list_with_capacity(payload: usize) -> Vec<u8> {
     out
 }
 
+/// The RLP string header of the hex-prefix key of `nibbles`, if it has
+/// one: a single byte below 0x80 is its own encoding, and a hex-prefix
+/// first byte is at most 0x3f.
+fn path_header(nibbles: &[u8]) -> Option<Header> {
+    let length = nibbles.len() / 2 + 1;
+    (length > 1).then_some(Header {
+        list: false,
+        payload_length: length,
+    })
+}
+
 /// Appends the hex-prefix key fragment `nibbles` as an RLP byte string
 /// (the same bytes as [`encode_bytes`] of [`encode_path`]).
 fn encode_path_into(nibbles: &[u8], leaf: bool, out: &mut Vec<u8>) {
-    let flag = if leaf { 2 } else { 0 };
-    let (first, rest) = if nibbles.len() % 2 == 1 {
-        (((flag + 1) << 4) | nibbles[0], &nibbles[1..])
-    } else {
-        (flag << 4, nibbles)
-    };
-    let length = nibbles.len() / 2 + 1;
-    // A single byte below 0x80 is its own encoding; a hex-prefix first
-    // byte is at most 0x3f.
-    if length > 1 {
-        Header {
-            list: false,
-            payload_length: length,
-        }
-        .encode(out);
+    if let Some(header) = path_header(nibbles) {
+        header.encode(out);
     }
-    out.push(first);
-    out.extend(rest.chunks(2).map(|pair| (pair[0] << 4) | pair[1]));
+    hex_prefix_into(nibbles, leaf, out);
 }
 
 /// The length of [`encode_path_into`]'s output.
 fn path_length(nibbles: &[u8]) -> usize {
-    let length = nibbles.len() / 2 + 1;
-    if length > 1 {
-        Header {
-            list: false,
-            payload_length: length,
-        }
-        .length_with_payload()
-    } else {
-        1
-    }
+    path_header(nibbles).map_or(1, |header| header.length_with_payload())
 }
 
 /// RLP of a leaf node.

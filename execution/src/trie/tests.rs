@@ -151,9 +151,12 @@ impl NodeReader for &Counting<'_> {
         Ok(self.nodes.0.get(path).cloned())
     }
 
-    fn nodes(&self, paths: &[Nibbles]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
+    fn nodes(&self, paths: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, TrieError> {
         self.batches.borrow_mut().push(paths.len());
-        Ok(paths.iter().map(|p| self.nodes.0.get(p).cloned()).collect())
+        Ok(paths
+            .iter()
+            .map(|p| self.nodes.0.get(*p).cloned())
+            .collect())
     }
 }
 
