@@ -408,25 +408,49 @@ fn run_workload(
     );
 }
 
+/// What one block's commit cost: the time of the state root and of the
+/// write, and the account trie's node writes (how many, their bytes, and
+/// the keccak-f permutations that hash them), the work that grows with the
+/// depth of the trie.
+#[derive(Default)]
+struct CommitCost {
+    root: Duration,
+    write: Duration,
+    nodes: usize,
+    node_bytes: usize,
+    permutations: usize,
+}
+
 /// Fills a store with `accounts` accounts (synthetic blocks of 50,000),
-/// then times the state root and commit of a block changing 1,000 of them.
-fn commit_cost(accounts: usize, settle: bool) -> (Duration, Duration) {
+/// then measures the state root and commit of a block changing 1,000 of
+/// them (the mean of five such blocks).
+fn commit_cost(accounts: usize, settle: bool) -> CommitCost {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
     let mut parent: Option<Header> = None;
-    let commit = |changes: StateChanges, parent: &mut Option<Header>| -> (Duration, Duration) {
+    let commit = |changes: StateChanges, parent: &mut Option<Header>| -> CommitCost {
         let root = parent
             .as_ref()
             .map_or(alloy_trie::EMPTY_ROOT_HASH, |p| p.state_root);
         let start = Instant::now();
         let state = compute_state_update(&store, root, changes).unwrap();
         let root_time = start.elapsed();
+        let puts = &state.account_trie.puts;
+        let (nodes, node_bytes) = (puts.len(), puts.iter().map(|(_, rlp)| rlp.len()).sum());
+        // keccak256 absorbs 136 bytes a permutation, padding included.
+        let permutations = puts.iter().map(|(_, rlp)| rlp.len() / 136 + 1).sum();
         let block = ExecutedBlock::state_only(parent.as_ref(), state);
         let start = Instant::now();
         store.commit_block(&block).unwrap();
         let write_time = start.elapsed();
         *parent = Some(block.block.header);
-        (root_time, write_time)
+        CommitCost {
+            root: root_time,
+            write: write_time,
+            nodes,
+            node_bytes,
+            permutations,
+        }
     };
     let address = |i: usize| Address::from_word(keccak256((i as u64).to_be_bytes()));
     let account = |i: usize| AccountChange {
@@ -456,7 +480,7 @@ fn commit_cost(accounts: usize, settle: bool) -> (Duration, Duration) {
         0
     };
     // Average over a few blocks that each change 1,000 spread-out accounts.
-    let (mut root_total, mut write_total) = (Duration::ZERO, Duration::ZERO);
+    let mut total = CommitCost::default();
     let rounds = 5;
     for round in 0..warm_up + rounds {
         let changes = StateChanges {
@@ -474,13 +498,22 @@ fn commit_cost(accounts: usize, settle: bool) -> (Duration, Duration) {
                 .collect(),
             ..StateChanges::default()
         };
-        let (root, write) = commit(changes, &mut parent);
+        let cost = commit(changes, &mut parent);
         if round >= warm_up {
-            root_total += root;
-            write_total += write;
+            total.root += cost.root;
+            total.write += cost.write;
+            total.nodes += cost.nodes;
+            total.node_bytes += cost.node_bytes;
+            total.permutations += cost.permutations;
         }
     }
-    (root_total / rounds as u32, write_total / rounds as u32)
+    CommitCost {
+        root: total.root / rounds as u32,
+        write: total.write / rounds as u32,
+        nodes: total.nodes / rounds,
+        node_bytes: total.node_bytes / rounds,
+        permutations: total.permutations / rounds,
+    }
 }
 
 fn main() {
@@ -495,15 +528,18 @@ fn main() {
     run_workload("erc20", Workload::Erc20, &args, &signers, &token_code);
     let mut first = None;
     for accounts in &args.accounts {
-        let (root, write) = commit_cost(*accounts, !args.unsettled);
-        let total = root + write;
+        let cost = commit_cost(*accounts, !args.unsettled);
+        let total = cost.root + cost.write;
         let ratio = first.map_or(1.0, |f: Duration| total.as_secs_f64() / f.as_secs_f64());
         first.get_or_insert(total);
         println!(
-            "commit of a 1,000-account block at {accounts:>9} accounts: state root {:>7.2} ms + write {:>6.2} ms = {:>7.2} ms ({ratio:.2}x the first size)",
-            root.as_secs_f64() * 1e3,
-            write.as_secs_f64() * 1e3,
-            total.as_secs_f64() * 1e3
+            "commit of a 1,000-account block at {accounts:>9} accounts: state root {:>7.2} ms + write {:>6.2} ms = {:>7.2} ms ({ratio:.2}x the first size); account trie nodes written {} ({} KiB, {} keccak-f permutations)",
+            cost.root.as_secs_f64() * 1e3,
+            cost.write.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3,
+            cost.nodes,
+            cost.node_bytes / 1024,
+            cost.permutations,
         );
     }
 }

@@ -106,9 +106,23 @@ fn parse(stdout: &str, import: bool, scale: bool) -> eyre::Result<Vec<Row>> {
             );
         }
         if scale && line.starts_with("commit of a 1,000-account block at") {
-            // "... at N accounts: state root R ms + write W ms = T ms (X the first size)"
+            // "... at N accounts: state root R ms + write W ms = T ms (X the
+            // first size); account trie nodes written K (B KiB, P keccak-f
+            // permutations)"
             let n = numbers(line);
-            let [_, accounts, root, write, total, ..] = n[..] else {
+            let [
+                _,
+                accounts,
+                root,
+                write,
+                total,
+                _,
+                nodes,
+                kib,
+                permutations,
+                ..,
+            ] = n[..]
+            else {
                 bail!("unexpected import_bench line: {line}");
             };
             let first = *first_total.get_or_insert((accounts, total));
@@ -118,7 +132,9 @@ fn parse(stdout: &str, import: bool, scale: bool) -> eyre::Result<Vec<Row>> {
                 total,
                 "ms",
             )
-            .note(format!("state root {root:.2} ms + write {write:.2} ms"));
+            .note(format!(
+                "state root {root:.2} ms + write {write:.2} ms; {nodes:.0} account trie nodes written ({kib:.0} KiB, {permutations:.0} keccak-f permutations)"
+            ));
             if first.0 != accounts {
                 row = row.vs(&format!("at {:.0} accounts", first.0), first.1);
             }
@@ -140,13 +156,18 @@ mod tests {
         let out = "import benchmark: 1 blocks of 50 transactions, 64 senders\n\
 eth         50 txs | raw revm     725736 tx/s  15240.1 Mgas/s | import     20322 tx/s   427.0 Mgas/s | import/raw 0.028\n\
        per tx: recover senders 26.20 us, execute 3.80 us, state root 6.30 us, write 5.10 us\n\
-commit of a 1,000-account block at     10000 accounts: state root   11.50 ms + write   4.10 ms =   15.60 ms (1.00x the first size)\n\
-commit of a 1,000-account block at   1000000 accounts: state root   55.20 ms + write  12.50 ms =   67.70 ms (4.34x the first size)\n";
+commit of a 1,000-account block at     10000 accounts: state root   11.50 ms + write   4.10 ms =   15.60 ms (1.00x the first size); account trie nodes written 2210 (512 KiB, 4100 keccak-f permutations)\n\
+commit of a 1,000-account block at   1000000 accounts: state root   55.20 ms + write  12.50 ms =   67.70 ms (4.34x the first size); account trie nodes written 3818 (1405 KiB, 10200 keccak-f permutations)\n";
         let rows = parse(out, true, true).unwrap();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[0].value, 20322.0);
         assert_eq!(rows[0].baseline.as_ref().unwrap().1, 725736.0);
         assert_eq!(rows[3].value, 67.7);
         assert!((rows[3].ratio().unwrap() - 67.7 / 15.6).abs() < 1e-9);
+        assert!(
+            rows[3].note.contains(
+                "3818 account trie nodes written (1405 KiB, 10200 keccak-f permutations)"
+            )
+        );
     }
 }
