@@ -109,7 +109,8 @@ fn changes(n: u64, accounts: u64, token: Address) -> StateChanges {
                 let key = keccak256((i / 2).to_be_bytes());
                 ((key, U256::from(n + 1)), U256::from(n))
             } else {
-                let key = keccak256((u64::MAX - n * SENDERS_PER_BLOCK - i).to_be_bytes());
+                let fresh = n * SENDERS_PER_BLOCK + i / 2;
+                let key = keccak256((u64::MAX - fresh).to_be_bytes());
                 ((key, U256::from(n + 1)), U256::ZERO)
             }
         })
