@@ -704,7 +704,7 @@ impl<R: NodeReader> Ctx<'_, R> {
             let Child::Node(node) = std::mem::take(child) else {
                 unreachable!("matched a node above")
             };
-            *child = self.split(node.kind, path, key, value)?;
+            *child = split(node.kind, key, value);
             return Ok(());
         }
         match &mut node.kind {
@@ -734,79 +734,6 @@ impl<R: NodeReader> Ctx<'_, R> {
         }
         node.changed();
         Ok(())
-    }
-
-    /// Inserts `key` where `kind` (a leaf of another key, or an extension
-    /// `key` leaves) stands: a new branch at the point they part.
-    fn split(
-        &mut self,
-        kind: Kind,
-        path: &mut Nibbles,
-        key: &[u8],
-        value: Vec<u8>,
-    ) -> Result<Child, TrieError> {
-        Ok(match kind {
-            Kind::Leaf {
-                key: old_key,
-                value: old_value,
-            } => {
-                let common = common_prefix(&old_key, key);
-                let mut children: Box<[Child; 16]> = Box::default();
-                let mut branch_value = None;
-                for (k, v) in [(&old_key[common..], old_value), (&key[common..], value)] {
-                    match k.split_first() {
-                        None => branch_value = Some(v),
-                        Some((nibble, rest)) => {
-                            children[*nibble as usize] = Child::dirty(Kind::Leaf {
-                                key: rest.to_vec(),
-                                value: v,
-                            })
-                        }
-                    }
-                }
-                with_extension(
-                    &key[..common],
-                    Kind::Branch {
-                        children,
-                        value: branch_value,
-                    },
-                )
-            }
-            Kind::Extension {
-                key: shared,
-                child: next,
-            } => {
-                let common = common_prefix(&shared, key);
-                let mut children: Box<[Child; 16]> = Box::default();
-                let nibble = shared[common] as usize;
-                children[nibble] = if shared.len() == common + 1 {
-                    next
-                } else {
-                    Child::dirty(Kind::Extension {
-                        key: shared[common + 1..].to_vec(),
-                        child: next,
-                    })
-                };
-                let len = path.len();
-                path.extend_from_slice(&key[..common]);
-                let mut branch = Child::dirty(Kind::Branch {
-                    children,
-                    value: None,
-                });
-                let inserted = self.insert(&mut branch, path, &key[common..], value);
-                path.truncate(len);
-                inserted?;
-                if common > 0 {
-                    Child::dirty(Kind::Extension {
-                        key: key[..common].to_vec(),
-                        child: branch,
-                    })
-                } else {
-                    branch
-                }
-            }
-            Kind::Branch { .. } => unreachable!("a branch takes every key in place"),
-        })
     }
 
     /// Removes `key` below `child`; returns the new child and whether
@@ -902,6 +829,72 @@ impl<R: NodeReader> Ctx<'_, R> {
 
 /// Puts `prefix` in front of `child`: merges it into a leaf or extension,
 /// or makes an extension above a branch.
+/// Inserts `key` where `kind` (a leaf of another key, or an extension
+/// `key` leaves) stands: a new branch at the point they part, holding what
+/// stood there and a new leaf for `key`.
+fn split(kind: Kind, key: &[u8], value: Vec<u8>) -> Child {
+    let mut children: Box<[Child; 16]> = Box::default();
+    let mut branch_value = None;
+    let common = match kind {
+        Kind::Leaf {
+            key: old_key,
+            value: old_value,
+        } => {
+            let common = common_prefix(&old_key, key);
+            hang_leaf(
+                &mut children,
+                &mut branch_value,
+                &old_key[common..],
+                old_value,
+            );
+            common
+        }
+        Kind::Extension {
+            key: shared,
+            child: next,
+        } => {
+            let common = common_prefix(&shared, key);
+            children[shared[common] as usize] = if shared.len() == common + 1 {
+                next
+            } else {
+                Child::dirty(Kind::Extension {
+                    key: shared[common + 1..].to_vec(),
+                    child: next,
+                })
+            };
+            common
+        }
+        Kind::Branch { .. } => unreachable!("a branch takes every key in place"),
+    };
+    hang_leaf(&mut children, &mut branch_value, &key[common..], value);
+    with_extension(
+        &key[..common],
+        Kind::Branch {
+            children,
+            value: branch_value,
+        },
+    )
+}
+
+/// Puts the leaf of the key fragment `rest` into a new branch: as the
+/// branch's value if `rest` ends there, else below its first nibble.
+fn hang_leaf(
+    children: &mut [Child; 16],
+    branch_value: &mut Option<Vec<u8>>,
+    rest: &[u8],
+    value: Vec<u8>,
+) {
+    match rest.split_first() {
+        None => *branch_value = Some(value),
+        Some((nibble, rest)) => {
+            children[*nibble as usize] = Child::dirty(Kind::Leaf {
+                key: rest.to_vec(),
+                value,
+            })
+        }
+    }
+}
+
 fn merge_into_extension(prefix: Nibbles, child: Child) -> Child {
     match child {
         Child::Empty => Child::Empty,
