@@ -14,8 +14,9 @@
 //! them) and 600 new ones, so the trie grows by 600 slots a block. Every
 //! `--every` blocks it prints the mean state root and write time of a
 //! block, and the wall and process CPU time per block (RocksDB's
-//! background flushes and compactions included). `--dir` keeps the store there instead of in a
-//! temporary directory. CI runs it tiny (`--blocks 20 --every 10`).
+//! background flushes and compactions included). `--dir` keeps the store
+//! there instead of in a temporary directory. CI runs it tiny (`--blocks 20
+//! --every 10`).
 
 use std::{path::PathBuf, time::Instant};
 

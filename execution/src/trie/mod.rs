@@ -827,8 +827,6 @@ impl<R: NodeReader> Ctx<'_, R> {
     }
 }
 
-/// Puts `prefix` in front of `child`: merges it into a leaf or extension,
-/// or makes an extension above a branch.
 /// Inserts `key` where `kind` (a leaf of another key, or an extension
 /// `key` leaves) stands: a new branch at the point they part, holding what
 /// stood there and a new leaf for `key`.
@@ -895,6 +893,8 @@ fn hang_leaf(
     }
 }
 
+/// Puts `prefix` in front of `child`: merges it into a leaf or extension,
+/// or makes an extension above a branch.
 fn merge_into_extension(prefix: Nibbles, child: Child) -> Child {
     match child {
         Child::Empty => Child::Empty,
